@@ -1,0 +1,104 @@
+"""Prompt machinery shared by every agent format and env.
+
+The opening chat is: a system message (env instruction, agent format, optional hint block, one
+solved example of the same category) and a user message (the task observation, optionally
+followed by the hint block). Each later turn appends the model's answer as an assistant message
+and the env's answer as a user message, so the prompt only grows at its end (prefix caching
+works) and later stages can remove the hint block and the example exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from omegaconf import DictConfig
+
+from hintrag.agents.examples import ExampleEpisode, load_examples
+from hintrag.errors import ConfigError
+from hintrag.llm.base import Message
+from hintrag.records import StepRecord
+
+PLACEMENTS = ("system", "task")
+THINK_OK = "OK."  # the env-independent answer to a thought
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A model turn read by the agent: the action for the env and the text kept in the history."""
+
+    action: str  # command for the env; "" when nothing usable was found
+    kind: str  # act | think | invalid
+    text: str  # the assistant turn as it stays in the chat history
+
+
+class Agent:
+    """Base class: subclasses define how an example is rendered and how an answer is parsed."""
+
+    name = "base"
+
+    def __init__(self, agent: DictConfig, env: DictConfig) -> None:
+        self.cfg = agent
+        self.env = env
+        if agent.hint_placement not in PLACEMENTS:
+            raise ConfigError(f"agent.hint_placement={agent.hint_placement!r}; choose one of {', '.join(PLACEMENTS)}")
+        self.stop = tuple(agent.stop)
+        self.max_new_tokens = int(agent.max_new_tokens)
+
+    # -- format-specific ----------------------------------------------------------------------
+    def example_turns(self, example: ExampleEpisode) -> list[tuple[str, str]]:
+        """The example as (assistant turn, observation) pairs in this agent's format."""
+        raise NotImplementedError
+
+    def parse(self, output: str) -> Parsed:
+        raise NotImplementedError
+
+    # -- shared machinery -----------------------------------------------------------------------
+    def turn_text(self, output: str) -> str:
+        """The model's answer cut at the first stop string: what the history keeps."""
+        for stop in self.stop:
+            if stop in output:
+                output = output[: output.index(stop)]
+        return output.strip()
+
+    def hint_block(self, hints: Sequence[str]) -> str:
+        lines = "\n".join(f"- {h}" for h in hints)
+        return f"{self.cfg.hint_header}\n{lines}"
+
+    def example(self, category: str) -> ExampleEpisode | None:
+        if int(self.cfg.fewshot) == 0:
+            return None
+        examples = load_examples(self.env.name)
+        if category not in examples:
+            raise ConfigError(f"no {self.env.name} example for category {category!r}; regenerate with experiments/make_fewshot.py")
+        return examples[category]
+
+    def opening(self, observation: str, category: str, hints: Sequence[str] = (), fewshot: bool = True) -> list[Message]:
+        """The chat before the model's first turn.
+
+        system: instruction, format, and the hint block when placed "system" (before the example);
+        then the solved example as real chat turns (small models imitate turns far better than a
+        transcript); then the task observation, followed by the hint block when placed "task".
+        """
+        system = [self.env.instruction, self.cfg.format]
+        task = [observation]
+        if hints:
+            (system if self.cfg.hint_placement == "system" else task).append(self.hint_block(hints))
+        chat: list[Message] = [{"role": "system", "content": "\n\n".join(system)}]
+        example = self.example(category) if fewshot else None
+        if example is not None:
+            last = f"{self.cfg.example_header}\n\n{example.initial_observation}"
+            for turn, observation_after in self.example_turns(example):
+                chat += [{"role": "user", "content": last}, {"role": "assistant", "content": turn}]
+                last = observation_after
+            task.insert(0, f"{last}\n\n{self.cfg.task_header}")
+        chat.append({"role": "user", "content": "\n\n".join(task)})
+        return chat
+
+    def messages(self, opening: list[Message], trace: Sequence[StepRecord]) -> list[Message]:
+        """The chat for the next turn: the opening plus every earlier answer and observation."""
+        chat = list(opening)
+        for step in trace:
+            chat.append({"role": "assistant", "content": self.turn_text(step.output)})
+            chat.append({"role": "user", "content": step.observation})
+        return chat

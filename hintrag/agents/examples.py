@@ -1,0 +1,47 @@
+"""Solved example episodes, one source for every agent format.
+
+Traces come from ALFWorld's handcoded expert (`experiments/make_fewshot.py`); thoughts are written
+by hand in a separate file keyed by step index, so regenerating traces never loses them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+
+
+@dataclass(frozen=True)
+class ExampleStep:
+    action: str
+    observation: str
+    thought: str | None = None  # spoken just before `action`
+
+
+@dataclass(frozen=True)
+class ExampleEpisode:
+    category: str
+    initial_observation: str
+    steps: tuple[ExampleStep, ...]
+
+
+@lru_cache(maxsize=None)
+def load_examples(env: str) -> dict[str, ExampleEpisode]:
+    """Example episodes of an env by category, with the hand-written thoughts merged in."""
+    traces = json.loads((EXAMPLES_DIR / f"{env}.json").read_text())["examples"]
+    thoughts_file = EXAMPLES_DIR / f"{env}_thoughts.json"
+    thoughts = json.loads(thoughts_file.read_text()) if thoughts_file.exists() else {}
+    out = {}
+    for category, ex in traces.items():
+        notes = thoughts.get(category, {})
+        if notes and notes["game"] != ex["game"]:
+            raise ValueError(f"{thoughts_file}: thoughts for {category} were written for {notes['game']}, not {ex['game']}")
+        said = notes.get("thoughts", {})
+        steps = tuple(
+            ExampleStep(s["action"], s["observation"], said.get(str(i))) for i, s in enumerate(ex["steps"])
+        )
+        out[category] = ExampleEpisode(category, ex["initial_observation"], steps)
+    return out

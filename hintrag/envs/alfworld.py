@@ -1,0 +1,151 @@
+"""ALFWorld 0.4.2 text games through TextWorld, one gym env per running episode.
+
+Games are collected the way ALFWorld's own AlfredTWEnv does (skip movable/sliced tasks and
+unsolvable games), but in a deterministic order and with stable ids, so runs resume by id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from itertools import zip_longest
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hintrag.envs.base import EpisodeSpec, Observation
+from hintrag.errors import ConfigError
+
+TASK_TYPES = (
+    "pick_and_place_simple",
+    "look_at_obj_in_light",
+    "pick_clean_then_place_in_recep",
+    "pick_heat_then_place_in_recep",
+    "pick_cool_then_place_in_recep",
+    "pick_two_obj_and_place",
+)
+SPLITS = ("train", "valid_seen", "valid_unseen")
+BANNER = "-= Welcome to TextWorld, ALFRED! =-"
+DOWNLOAD_HINT = (
+    "set env.data_dir=/path/to/alfworld_data (or export ALFWORLD_DATA); "
+    "get the data with `alfworld-download` (pip install alfworld==0.4.2)"
+)
+_PUT = re.compile(r"^put (.+?) (?:in/on|in|on|into|onto|inside) (.+)$")
+
+
+def task_type(game_path: str | Path) -> str:
+    """Task type of a game: its grandparent folder's name up to the first '-'."""
+    return Path(game_path).parent.parent.name.split("-")[0]
+
+
+def canonical_action(action: str, admissible: list[str]) -> str:
+    """Lower-case and map the pre-0.4 `put X in/on Y` to the `move X to Y` that 0.4.2 admits."""
+    action = " ".join(action.strip().lower().split())
+    match = _PUT.match(action)
+    if match:
+        moved = f"move {match.group(1)} to {match.group(2)}"
+        if moved in admissible or action not in admissible:
+            return moved
+    return action
+
+
+def check_data_dir(data_dir: str | None, split: str | None = None) -> Path:
+    """Fail early, naming env.data_dir and alfworld-download, if the data is missing or wrong."""
+    if not data_dir:
+        raise ConfigError(f"ALFWorld data location is not set: {DOWNLOAD_HINT}")
+    root = Path(data_dir).expanduser()
+    if not (root / "json_2.1.1").is_dir():
+        raise ConfigError(f"env.data_dir={root} has no json_2.1.1/ folder: {DOWNLOAD_HINT}")
+    if not (root / "logic" / "alfred.twl2").is_file():
+        raise ConfigError(f"env.data_dir={root} has no logic/alfred.twl2: {DOWNLOAD_HINT}")
+    if split is not None:
+        if split not in SPLITS:
+            raise ConfigError(f"unknown ALFWorld split {split!r}; choose one of {', '.join(SPLITS)} (split=...)")
+        if not (root / "json_2.1.1" / split).is_dir():
+            raise ConfigError(f"env.data_dir={root} has no json_2.1.1/{split}/: {DOWNLOAD_HINT}")
+    return root
+
+
+def _playable(game: Path) -> bool:
+    """ALFWorld's own filter: no movable receptacles, no sliced objects, solvable games only."""
+    trial = str(game.parent)
+    if "movable" in trial or "Sliced" in trial:
+        return False
+    with game.open() as handle:
+        return bool(json.load(handle).get("solvable", False))
+
+
+class AlfWorldSuite:
+    """The 6-task-type ALFWorld suite over a data folder in the $ALFWORLD_DATA layout."""
+
+    name = "alfworld"
+    categories = TASK_TYPES
+
+    def __init__(self, env: DictConfig) -> None:
+        self.root = check_data_dir(env.data_dir)
+        self.order = str(env.order)
+        if self.order not in ("interleave", "sorted"):
+            raise ConfigError(f"env.order={self.order!r} is not one of interleave, sorted")
+
+    def episodes(self, split: str) -> list[EpisodeSpec]:
+        """Every playable game of the split, sorted, optionally interleaved across task types."""
+        check_data_dir(str(self.root), split)
+        games = sorted(p for p in (self.root / "json_2.1.1" / split).glob("*/*/game.tw-pddl") if _playable(p))
+        if not games:
+            raise ConfigError(f"no playable games in {self.root / 'json_2.1.1' / split}: {DOWNLOAD_HINT}")
+        specs = [
+            EpisodeSpec(id=str(g.parent.relative_to(self.root / "json_2.1.1")), category=task_type(g), source=str(g))
+            for g in games
+        ]
+        if self.order == "sorted":
+            return specs
+        by_type: dict[str, list[EpisodeSpec]] = defaultdict(list)
+        for spec in specs:
+            by_type[spec.category].append(spec)
+        rounds = zip_longest(*(by_type[t] for t in TASK_TYPES if t in by_type))
+        return [spec for batch in rounds for spec in batch if spec is not None]
+
+    def make(self, spec: EpisodeSpec) -> "AlfWorldEpisode":
+        return AlfWorldEpisode(spec)
+
+
+class AlfWorldEpisode:
+    """One TextWorld game with ALFWorld's demangler (no shuffling) and admissible commands."""
+
+    def __init__(self, spec: EpisodeSpec) -> None:
+        self.spec = spec
+        self.task = ""
+        self._env = None
+        self._admissible: list[str] = []
+
+    def reset(self) -> Observation:
+        import textworld
+        import textworld.gym
+        from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
+
+        infos = textworld.EnvInfos(won=True, admissible_commands=True, extras=["gamefile"])
+        env_id = textworld.gym.register_games(
+            [self.spec.source], infos, batch_size=1, asynchronous=False, max_episode_steps=100_000,
+            wrappers=[AlfredDemangler(shuffle=False), AlfredInfos],
+        )
+        self._env = textworld.gym.make(env_id)
+        obs, info = self._env.reset()
+        text = obs[0].replace(BANNER, "").strip()
+        self.task = text.split("Your task is to:")[-1].strip() if "Your task is to:" in text else ""
+        self._admissible = list(info["admissible_commands"][0])
+        return Observation(text=text, admissible=self._admissible)
+
+    def step(self, action: str) -> Observation:
+        command = canonical_action(action, self._admissible)
+        obs, scores, dones, info = self._env.step([command])
+        self._admissible = list(info["admissible_commands"][0])
+        won = bool(info["won"][0])
+        return Observation(
+            text=obs[0].strip(), done=bool(dones[0]) or won, won=won, reward=float(won), admissible=self._admissible
+        )
+
+    def close(self) -> None:
+        if self._env is not None:
+            self._env.close()
+            self._env = None

@@ -1,0 +1,50 @@
+"""The interface every text environment offers to the rollout loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """One playable episode of a split: a stable id, its category (hint partition) and where it lives."""
+
+    id: str
+    category: str
+    source: str
+
+
+@dataclass
+class Observation:
+    """What the agent sees after reset or a step."""
+
+    text: str
+    done: bool = False
+    won: bool = False
+    reward: float = 0.0
+    admissible: list[str] = field(default_factory=list)
+
+
+class Episode(Protocol):
+    """A running game. `task` is the goal sentence; `reset` gives the first observation."""
+
+    spec: EpisodeSpec
+    task: str
+
+    def reset(self) -> Observation: ...
+
+    def step(self, action: str) -> Observation: ...
+
+    def close(self) -> None: ...
+
+
+class Suite(Protocol):
+    """All episodes of one environment, by split."""
+
+    name: str
+    categories: tuple[str, ...]
+
+    def episodes(self, split: str) -> list[EpisodeSpec]: ...
+
+    def make(self, spec: EpisodeSpec) -> Episode: ...

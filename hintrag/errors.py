@@ -1,0 +1,5 @@
+"""One exception type for user-facing configuration and input errors."""
+
+
+class ConfigError(Exception):
+    """Bad input the user can fix; the message names the fix. run.py prints it without a traceback."""

@@ -1,0 +1,52 @@
+"""What every LLM backend takes and returns, so rollouts do not care which engine runs the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+Message = dict[str, str]
+
+
+@dataclass
+class Request:
+    """One chat completion. `session` names an episode whose earlier prompt prefix may be reused."""
+
+    messages: list[Message]
+    max_new_tokens: int
+    stop: tuple[str, ...] = ()
+    session: str | None = None
+
+
+@dataclass
+class Completion:
+    """A model answer with exact token accounting.
+
+    `text` is everything the model generated (special tokens removed), including the stop string
+    if one ended it. `completion_tokens` counts the generated tokens, the end-of-turn token
+    included when `finish_reason == "eos"`. `prefill_tokens` is what the engine actually had to
+    encode for the prompt after prefix reuse (for benchmarks; not a cost).
+    """
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # eos | stop | length | context
+    prefill_tokens: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """An engine that completes many chats in one call."""
+
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        """Complete every request; results in the same order."""
+        ...
+
+    def release(self, session: str) -> None:
+        """Forget a finished session's cached prefix."""
+        ...
+
+    def count_prompt_tokens(self, messages: list[Message]) -> int:
+        """Tokens of the chat-templated prompt, as `generate` would count them."""
+        ...

@@ -1,0 +1,195 @@
+"""transformers backend: batched chat generation with a per-episode prefix (KV) cache.
+
+An agent's prompt at step t is its prompt at step t-1 plus the last answer and observation.
+Recomputing the whole history every step makes a 50-step episode quadratic; instead each
+session keeps the keys/values of the tokens it has seen, and a step only prefills the tokens
+after the longest common prefix with what is cached. Rows of a batch hold different cached
+lengths, so each row's cache is left-padded to the longest and its new tokens are left-padded
+after it; the attention mask hides both pads and position ids follow the mask, so every row
+computes what it would compute alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from itertools import groupby
+
+import torch
+from omegaconf import DictConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, GenerationConfig
+
+from hintrag.llm.base import Completion, Message, Request
+from hintrag.llm.models import local_folder
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class _Prefix:
+    """Tokens of a session whose keys/values are cached, and the per-layer (key, value) tensors."""
+
+    ids: list[int]
+    kv: list[tuple[torch.Tensor, torch.Tensor]]  # each [1, kv_heads, len(ids), head_dim]
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class HFBackend:
+    """Greedy (or sampled) batched generation with transformers."""
+
+    def __init__(self, model: DictConfig, backend: DictConfig, generation: DictConfig) -> None:
+        if backend.threads:
+            torch.set_num_threads(int(backend.threads))
+        self.device = _device(backend.device)
+        dtype = DTYPES.get(backend.dtype) or (torch.float32 if self.device.type == "cpu" else torch.bfloat16)
+        folder = local_folder(model, backend.cache_dir)
+        started = time.perf_counter()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(self.device).eval()
+        log.info("loaded %s from %s in %.1fs on %s", model.name, folder, time.perf_counter() - started, self.device)
+        self.max_context = int(model.max_context)
+        self.prefix_cache = bool(backend.prefix_cache)
+        self.temperature = float(generation.temperature)
+        self.top_p = float(generation.top_p)
+        eos = self.model.generation_config.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
+        self._prefixes: dict[str, _Prefix] = {}
+
+    # -- token accounting -------------------------------------------------------------------
+    def prompt_ids(self, messages: list[Message]) -> list[int]:
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def count_prompt_tokens(self, messages: list[Message]) -> int:
+        return len(self.prompt_ids(messages))
+
+    def release(self, session: str) -> None:
+        self._prefixes.pop(session, None)
+
+    # -- generation -------------------------------------------------------------------------
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        ids = [self.prompt_ids(r.messages) for r in requests]
+        results: list[Completion | None] = [None] * len(requests)
+        runnable = []
+        for i, (req, prompt) in enumerate(zip(requests, ids)):
+            if len(prompt) + req.max_new_tokens > self.max_context:
+                results[i] = Completion("", len(prompt), 0, "context")
+            else:
+                runnable.append(i)
+        # One engine call per distinct (max_new_tokens, stop); rollouts send a single group.
+        key = lambda i: (requests[i].max_new_tokens, requests[i].stop)  # noqa: E731
+        for (max_new, stop), group in groupby(sorted(runnable, key=key), key=key):
+            rows = list(group)
+            outs = self._generate_batch([requests[i] for i in rows], [ids[i] for i in rows], max_new, stop)
+            for i, out in zip(rows, outs):
+                results[i] = out
+        return [r for r in results if r is not None]
+
+    def _reuse(self, req: Request, prompt: list[int]) -> int:
+        """How many leading prompt tokens this session already has cached (at least one token is left to prefill)."""
+        cached = self._prefixes.get(req.session) if (self.prefix_cache and req.session) else None
+        return min(_common_prefix(cached.ids, prompt), len(prompt) - 1) if cached else 0
+
+    def _batch_inputs(
+        self, reqs: list[Request], prompts: list[list[int]], reuse: list[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, DynamicCache | None]:
+        """Left-pad cached prefixes to a common length P and new tokens to a common length S."""
+        P = max(reuse)
+        S = max(len(p) - r for p, r in zip(prompts, reuse))
+        rows_ids, rows_mask = [], []
+        for prompt, r in zip(prompts, reuse):
+            new = prompt[r:]
+            rows_ids.append([self.pad_id] * (P - r) + prompt[:r] + [self.pad_id] * (S - len(new)) + new)
+            rows_mask.append([0] * (P - r) + [1] * r + [0] * (S - len(new)) + [1] * len(new))
+        input_ids = torch.tensor(rows_ids, device=self.device)
+        mask = torch.tensor(rows_mask, device=self.device)
+        if P == 0:
+            return input_ids, mask, None
+        cache = DynamicCache(config=self.model.config)
+        sample = next(self._prefixes[q.session].kv for q, r in zip(reqs, reuse) if r)
+        for layer, (k0, v0) in enumerate(sample):
+            k = k0.new_zeros((len(prompts), k0.shape[1], P, k0.shape[3]))
+            v = v0.new_zeros((len(prompts), v0.shape[1], P, v0.shape[3]))
+            for row, (req, r) in enumerate(zip(reqs, reuse)):
+                if r:
+                    pk, pv = self._prefixes[req.session].kv[layer]
+                    k[row, :, P - r :] = pk[0, :, :r]
+                    v[row, :, P - r :] = pv[0, :, :r]
+            cache.update(k, v, layer)
+        return input_ids, mask, cache
+
+    def _finish(self, gen: list[int], stop: tuple[str, ...]) -> tuple[int, str]:
+        """Length of a row's real completion and why it ended (eos, stop string, or length)."""
+        for k, token in enumerate(gen):
+            if token in self.eos_ids:
+                return k + 1, "eos"
+            if stop and any(s in self.tokenizer.decode(gen[: k + 1], skip_special_tokens=True) for s in stop):
+                return k + 1, "stop"
+        return len(gen), "length"
+
+    @torch.inference_mode()
+    def _generate_batch(
+        self, reqs: list[Request], prompts: list[list[int]], max_new: int, stop: tuple[str, ...]
+    ) -> list[Completion]:
+        reuse = [self._reuse(r, p) for r, p in zip(reqs, prompts)]
+        input_ids, mask, cache = self._batch_inputs(reqs, prompts, reuse)
+        config = GenerationConfig(
+            max_new_tokens=max_new,
+            do_sample=self.temperature > 0,
+            temperature=self.temperature if self.temperature > 0 else None,
+            top_p=self.top_p if self.temperature > 0 else None,
+            pad_token_id=self.pad_id,
+            eos_token_id=sorted(self.eos_ids),
+            stop_strings=list(stop) or None,
+            return_dict_in_generate=True,
+        )
+        out = self.model.generate(
+            input_ids=input_ids,
+            attention_mask=mask,
+            past_key_values=cache if cache is not None else DynamicCache(config=self.model.config),
+            generation_config=config,
+            tokenizer=self.tokenizer,
+        )
+        width = input_ids.shape[1]
+        generated = out.sequences[:, width:].tolist()
+        results = []
+        for row, (req, prompt, r) in enumerate(zip(reqs, prompts, reuse)):
+            n, reason = self._finish(generated[row], stop)
+            text = self.tokenizer.decode(generated[row][:n], skip_special_tokens=True)
+            results.append(Completion(text, len(prompt), n, reason, prefill_tokens=len(prompt) - r))
+            if self.prefix_cache and req.session:
+                self._store(req.session, row, mask, prompt, generated[row][:n], out.past_key_values)
+        return results
+
+    def _store(
+        self, session: str, row: int, mask: torch.Tensor, prompt: list[int], gen: list[int], cache: DynamicCache
+    ) -> None:
+        """Keep the row's valid keys/values: its prompt tokens and the generated tokens that have KV."""
+        total = cache.get_seq_length()
+        width = mask.shape[1]
+        kept_gen = gen[: max(0, total - width)]
+        columns = torch.cat(
+            [mask[row].nonzero().squeeze(1), torch.arange(width, width + len(kept_gen), device=self.device)]
+        )
+        kv = [
+            (layer.keys[row : row + 1, :, columns].clone(), layer.values[row : row + 1, :, columns].clone())
+            for layer in cache.layers
+        ]
+        self._prefixes[session] = _Prefix(ids=list(prompt) + list(kept_gen), kv=kv)

@@ -1,0 +1,149 @@
+"""Batched lockstep rollouts: every running episode advances together, one model call per step.
+
+Finished episodes are appended to `trajectories.jsonl` at once, so a killed run loses at most the
+episodes in flight; a rerun skips every id already written. Slots freed by finished episodes
+are refilled from the queue, so the batch stays full until the queue runs dry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from omegaconf import DictConfig
+from tqdm.auto import tqdm
+
+from hintrag.agents import Agent
+from hintrag.agents.base import THINK_OK
+from hintrag.envs import Episode, EpisodeSpec, Suite
+from hintrag.llm import Backend, Completion, Message, Request
+from hintrag.records import EpisodeRecord, StepRecord
+
+log = logging.getLogger(__name__)
+
+NOTHING = "Nothing happens."
+
+
+@dataclass
+class Limits:
+    max_steps: int
+    max_repeats: int
+
+
+@dataclass
+class _Live:
+    """An episode in flight."""
+
+    spec: EpisodeSpec
+    episode: Episode
+    opening: list[Message]
+    started: float
+    trace: list[StepRecord] = field(default_factory=list)
+    run_length: int = 0  # identical consecutive actions so far
+    won: bool = False
+    reward: float = 0.0
+    end_reason: str = ""
+
+
+def _start(spec: EpisodeSpec, suite: Suite, agent: Agent) -> _Live:
+    started = time.perf_counter()
+    episode = suite.make(spec)
+    first = episode.reset()
+    return _Live(spec, episode, agent.opening(first.text, spec.category), started)
+
+
+def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) -> None:
+    """Apply one model turn to its episode and decide whether the episode ends."""
+    if completion.finish_reason == "context":
+        live.end_reason = "context"
+        return
+    parsed = agent.parse(completion.text)
+    if parsed.kind == "think":
+        observation = THINK_OK
+    elif parsed.kind == "invalid":
+        observation = NOTHING
+    else:
+        obs = live.episode.step(parsed.action)
+        observation, live.won, live.reward = obs.text, obs.won, obs.reward
+        if obs.done and not live.won:
+            live.end_reason = "done"
+    previous = live.trace[-1].action if live.trace else None
+    live.run_length = live.run_length + 1 if parsed.action == previous else 1
+    live.trace.append(
+        StepRecord(
+            output=completion.text, action=parsed.action, kind=parsed.kind, observation=observation,
+            prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+            finish_reason=completion.finish_reason,
+        )
+    )
+    if live.won:
+        live.end_reason = "won"
+    elif live.run_length >= limits.max_repeats:
+        live.end_reason = "repeats"
+    elif len(live.trace) >= limits.max_steps and not live.end_reason:
+        live.end_reason = "max_steps"
+
+
+def _record(live: _Live) -> EpisodeRecord:
+    trace = live.trace
+    prompt_tokens = sum(s.prompt_tokens for s in trace)
+    completion_tokens = sum(s.completion_tokens for s in trace)
+    return EpisodeRecord(
+        episode_id=live.spec.id, category=live.spec.category, task=live.episode.task,
+        success=live.won, reward=live.reward, steps=len(trace), end_reason=live.end_reason,
+        nothing_happens=sum(s.observation.startswith(NOTHING) for s in trace),
+        repetitions=sum(1 for a, b in zip(trace, trace[1:]) if a.action == b.action),
+        invalid_actions=sum(s.kind == "invalid" for s in trace),
+        prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens, prompt=live.opening, trace=trace,
+        wall_s=round(time.perf_counter() - live.started, 3),
+    )
+
+
+def play(
+    specs: Sequence[EpisodeSpec],
+    suite: Suite,
+    agent: Agent,
+    backend: Backend,
+    limits: Limits,
+    batch_size: int,
+    on_finish: Callable[[EpisodeRecord], None],
+) -> dict[str, float]:
+    """Run `specs` in lockstep batches; call `on_finish` with each record as soon as it ends."""
+    queue, live = deque(specs), []  # type: deque[EpisodeSpec], list[_Live]
+    started, steps, calls = time.perf_counter(), 0, 0
+    with tqdm(total=len(specs), desc="episodes", unit="ep", dynamic_ncols=True) as bar:
+        while queue or live:
+            while queue and len(live) < batch_size:
+                live.append(_start(queue.popleft(), suite, agent))
+            requests = [
+                Request(agent.messages(x.opening, x.trace), agent.max_new_tokens, agent.stop, session=x.spec.id)
+                for x in live
+            ]
+            completions = backend.generate(requests)
+            calls += 1
+            running = []
+            for x, completion in zip(live, completions):
+                _advance(x, completion, agent, limits)
+                steps += completion.finish_reason != "context"
+                if not x.end_reason:
+                    running.append(x)
+                    continue
+                backend.release(x.spec.id)
+                x.episode.close()
+                on_finish(_record(x))
+                bar.update(1)
+            live = running
+            bar.set_postfix(steps=steps, running=len(live))
+    wall = time.perf_counter() - started
+    return {
+        "wall_s": round(wall, 2), "episodes": len(specs), "steps": steps, "model_calls": calls,
+        "s_per_episode": round(wall / max(1, len(specs)), 3), "s_per_step": round(wall / max(1, steps), 4),
+    }
+
+
+def limits_from(cfg: DictConfig) -> Limits:
+    return Limits(max_steps=int(cfg.max_steps), max_repeats=int(cfg.env.max_repeats))

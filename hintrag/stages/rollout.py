@@ -1,0 +1,70 @@
+"""Stage A: the base agent plays a split; every trajectory is kept."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from hintrag.agents import make_agent
+from hintrag.envs import EpisodeSpec, Suite, make_suite
+from hintrag.llm import make_backend
+from hintrag.metrics import episode_metrics
+from hintrag.rollout import limits_from, play
+from hintrag.store import Run, open_run, unique_by
+from hintrag.validate import validate_model
+
+log = logging.getLogger(__name__)
+
+TRAJECTORIES = "trajectories.jsonl"
+
+
+def select_episodes(suite: Suite, split: str, n_episodes: int | None) -> list[EpisodeSpec]:
+    """The first `n_episodes` of the split in the env's deterministic order (all when null)."""
+    specs = suite.episodes(split)
+    if n_episodes is not None and n_episodes > len(specs):
+        log.warning("n_episodes=%d but %s has %d episodes; playing all of them", n_episodes, split, len(specs))
+    return specs if n_episodes is None else specs[:n_episodes]
+
+
+def play_stage(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, dict[str, Any]]:
+    """Play the configured episodes into the stage's run folder, resuming; return run and metrics."""
+    suite = make_suite(cfg.env)
+    specs = select_episodes(suite, cfg.split, cfg.n_episodes)
+    agent = make_agent(cfg.agent, cfg.env)
+    run = open_run(stage, cfg, root)
+    done = run.finished_ids(TRAJECTORIES, "episode_id")
+    todo = [s for s in specs if s.id not in done]
+    timing = None
+    if todo:
+        validate_model(cfg)
+        log.info("%s: %d of %d episodes to play in %s", stage, len(todo), len(specs), run.path)
+        backend = make_backend(cfg)
+        timing = play(
+            todo, suite, agent, backend, limits_from(cfg), int(cfg.batch_size),
+            on_finish=lambda rec: run.append(TRAJECTORIES, rec.to_dict()),
+        )
+    else:
+        log.info("%s: all %d episodes already in %s; nothing to play", stage, len(specs), run.path)
+    wanted = {s.id for s in specs}
+    records = [r for i, r in unique_by(run.records(TRAJECTORIES), "episode_id").items() if i in wanted]
+    metrics = episode_metrics(records)
+    if timing is not None:
+        metrics["last_session"] = timing
+    elif (run.path / "metrics.json").exists():
+        import json
+
+        metrics["last_session"] = json.loads((run.path / "metrics.json").read_text()).get("last_session")
+    run.write_json("metrics.json", metrics)
+    return run, metrics
+
+
+def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
+    run, metrics = play_stage("rollout", cfg, root)
+    print(
+        f"rollout: {metrics['n_episodes']} episodes, success {metrics['success_rate']:.1%}, "
+        f"mean steps {metrics['mean_steps']:.1f}, mean tokens/episode {metrics['mean_total_tokens']:.0f} -> {run.path}"
+    )
+    return {"run": str(run.path), **metrics}

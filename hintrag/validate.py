@@ -1,0 +1,45 @@
+"""Checks that run before any model loads, so bad input fails in seconds with a message naming the fix."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from hintrag.agents import AGENTS
+from hintrag.envs import ENVS
+from hintrag.errors import ConfigError
+from hintrag.llm import BACKENDS
+from hintrag.llm.models import resolve_source
+
+
+def _positive(cfg: DictConfig, key: str, allow_null: bool = False) -> None:
+    value = cfg.get(key)
+    if value is None and allow_null:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{key}={value!r} must be a whole number >= 1{' or null' if allow_null else ''}")
+
+
+def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
+    """Mode, group choices and numeric knobs; cheap checks shared by every stage."""
+    if cfg.mode not in modes:
+        raise ConfigError(f"unknown mode {cfg.mode!r}; valid modes: {', '.join(modes)} (mode=...)")
+    for group, known in (("env", ENVS), ("agent", AGENTS), ("backend", BACKENDS)):
+        if cfg[group].name not in known:
+            raise ConfigError(f"unknown {group} {cfg[group].name!r}; choose one of {', '.join(known)} ({group}=...)")
+    _positive(cfg, "n_episodes", allow_null=True)
+    _positive(cfg, "max_steps")
+    _positive(cfg, "batch_size")
+    if int(cfg.env.max_repeats) < 1:
+        raise ConfigError(f"env.max_repeats={cfg.env.max_repeats} must be >= 1")
+    if float(cfg.generation.temperature) < 0:
+        raise ConfigError(f"generation.temperature={cfg.generation.temperature} must be >= 0")
+    if str(cfg.backend.device).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"backend.device={cfg.backend.device} but no CUDA GPU is visible; use backend.device=cpu")
+
+
+def validate_model(cfg: DictConfig) -> None:
+    """The weights exist where the config says (no loading)."""
+    resolve_source(cfg.model)

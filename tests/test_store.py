@@ -1,0 +1,87 @@
+"""Run keys follow the result-deciding config; JSONL survives torn writes; rollouts resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_cfg, tiny_overrides
+
+from hintrag import store
+from hintrag.stages import run_mode
+
+
+def key(*overrides: str) -> str:
+    return store.run_key("rollout", make_cfg("env.data_dir=/d", *overrides))
+
+
+def test_key_is_stable_and_readable() -> None:
+    assert key() == key()
+    assert key().startswith("alfworld-react-smollm2-135m-valid_unseen-s0-")
+
+
+@pytest.mark.parametrize("override", ["seed=1", "model=7b", "split=train", "max_steps=10", "generation=sample",
+                                      "agent.fewshot=0", "env.max_repeats=3"])
+def test_result_deciding_keys_change_the_folder(override: str) -> None:
+    assert key(override) != key()
+
+
+@pytest.mark.parametrize("override", ["n_episodes=100", "batch_size=1", "backend.prefix_cache=false",
+                                      "env.data_dir=/elsewhere", "store.root=/tmp/x", "backend.threads=1"])
+def test_speed_and_scope_knobs_share_the_folder(override: str) -> None:
+    assert key(override) == key()
+
+
+def test_torn_last_line_is_dropped_and_repaired(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    run = store.Run("rollout", "k", tmp_path)
+    run.append("t.jsonl", {"episode_id": "a"})
+    with (tmp_path / "t.jsonl").open("a") as handle:
+        handle.write('{"episode_id": "b", "tr')  # a writer killed mid-line
+    assert [r["episode_id"] for r in run.records("t.jsonl")] == ["a"]
+    assert "torn" in caplog.text
+    run.append("t.jsonl", {"episode_id": "c"})
+    assert [r["episode_id"] for r in run.records("t.jsonl")] == ["a", "c"]
+
+
+def test_corrupt_middle_line_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "t.jsonl").write_text('{"a": 1}\nnot json\n{"a": 2}\n')
+    with pytest.raises(json.JSONDecodeError):
+        list(store.read_jsonl(tmp_path / "t.jsonl"))
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
+    store.atomic_write_json(tmp_path / "m.json", {"x": 1})
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_interrupted_rollout_resumes_without_duplicates(
+    tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "n_episodes=4", "max_steps=2",
+                   "batch_size=2")
+    original = store.Run.append
+    written = []
+
+    def crash_after_two(self, name, record):  # the process dies after the 2nd finished episode
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        original(self, name, record)
+        written.append(record["episode_id"])
+
+    monkeypatch.setattr(store.Run, "append", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_mode(cfg)
+    monkeypatch.setattr(store.Run, "append", original)
+    folder = tmp_path / "rollout" / store.run_key("rollout", cfg)
+    assert len(store.Run("rollout", "", folder).records("trajectories.jsonl")) == 2
+
+    summary = run_mode(cfg)
+    ids = [r["episode_id"] for r in store.Run("rollout", "", folder).records("trajectories.jsonl")]
+    assert len(ids) == 4 and len(set(ids)) == 4 and ids[:2] == written
+    assert summary["n_episodes"] == 4
+    assert (folder / "config.yaml").exists() and (folder / "metrics.json").exists()
+
+    # A third run has nothing to do and must not load a model.
+    monkeypatch.setattr("hintrag.stages.rollout.make_backend", lambda cfg: pytest.fail("model loaded"))
+    assert run_mode(cfg)["n_episodes"] == 4
