@@ -1,11 +1,9 @@
-"""ReAct parsing is tolerant of model noise and never raises; the example renders as chat turns."""
+"""ReAct parsing is tolerant of model noise; the example of each task type renders as chat turns."""
 
 from __future__ import annotations
 
 import pytest
 from conftest import make_cfg
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from hintrag.agents import make_agent
 from hintrag.agents.examples import load_examples
@@ -35,15 +33,6 @@ def test_parse_examples(output: str, action: str, kind: str) -> None:
     assert (parsed.action, parsed.kind) == (action, kind)
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.text())
-def test_parse_never_raises(text: str) -> None:
-    parsed = AGENT.parse(text)
-    assert parsed.kind in ("act", "think", "invalid")
-    assert "\n" not in parsed.action
-    assert (parsed.kind == "invalid") == (parsed.action == "")
-
-
 def test_turn_text_cuts_at_stop() -> None:
     assert AGENT.turn_text("go to desk 1\nYou arrive") == "go to desk 1"
 
@@ -65,17 +54,3 @@ def test_opening_uses_example_of_same_category_as_chat_turns() -> None:
     ex = load_examples("alfworld")["pick_and_place_simple"]
     assert ex.initial_observation in chat[1]["content"]
     assert chat[-1]["content"].endswith("Your task is to: put a cd in shelf.")
-
-
-@pytest.mark.parametrize("placement", ["system", "task"])
-def test_hint_block_placement(placement: str) -> None:
-    cfg = make_cfg(f"agent.hint_placement={placement}")
-    agent = make_agent(cfg.agent, cfg.env)
-    chat = agent.opening("Your task is to: x.", "pick_and_place_simple", hints=["Open {receptacle} before taking."])
-    holder = chat[0] if placement == "system" else chat[-1]
-    assert "- Open {receptacle} before taking." in holder["content"]
-    assert sum("Open {receptacle}" in m["content"] for m in chat) == 1
-    if placement == "task":
-        assert holder["content"].index("Your task is to") < holder["content"].index("Open {receptacle}")
-    without = agent.opening("Your task is to: x.", "pick_and_place_simple", fewshot=False)
-    assert len(without) == 2 and "Open" not in without[0]["content"]
