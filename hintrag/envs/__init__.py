@@ -7,7 +7,7 @@ from omegaconf import DictConfig
 from hintrag.envs.base import Episode, EpisodeSpec, Observation, Suite
 from hintrag.errors import ConfigError
 
-ENVS = ("alfworld",)
+ENVS = ("alfworld", "webshop")
 
 
 def make_suite(env: DictConfig) -> Suite:
@@ -16,6 +16,10 @@ def make_suite(env: DictConfig) -> Suite:
         from hintrag.envs.alfworld import AlfWorldSuite
 
         return AlfWorldSuite(env)
+    if env.name == "webshop":
+        from hintrag.envs.webshop import WebShopSuite
+
+        return WebShopSuite(env)
     raise ConfigError(f"unknown env {env.name!r}; choose one of {', '.join(ENVS)} (env=...)")
 
 
