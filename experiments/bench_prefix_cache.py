@@ -50,7 +50,7 @@ def measure(cfg: DictConfig, prefix_cache: bool) -> tuple[dict, list[EpisodeReco
         cfg.backend.prefix_cache = prefix_cache
     suite = make_suite(cfg.env)
     specs = select_episodes(suite, cfg.split, cfg.n_episodes)
-    backend = CountingBackend(make_backend(cfg))
+    backend = CountingBackend(make_backend(cfg.backend, cfg.model, cfg.generation))
     records: list[EpisodeRecord] = []
     started = time.perf_counter()
     timing = play(specs, suite, make_agent(cfg.agent, cfg.env), backend, limits_from(cfg), int(cfg.batch_size), records.append)

@@ -12,14 +12,16 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def episode_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Success rate overall and per category, mean steps and mean tokens per episode."""
+    """Success rate overall and per category, score, mean steps and mean tokens per episode."""
     by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rec in records:
         by_category[rec["category"]].append(rec)
+    mean_reward = _mean([r["reward"] for r in records])
     return {
         "n_episodes": len(records),
-        "success_rate": _mean([float(r["success"]) for r in records]),
-        "mean_reward": _mean([r["reward"] for r in records]),
+        "success_rate": _mean([float(r["success"]) for r in records]),  # WebShop: reward == 1.0
+        "mean_reward": mean_reward,
+        "score": round(100 * mean_reward, 2),  # WebShop's score: mean reward x 100
         "per_category": {
             cat: {"n_episodes": len(recs), "success_rate": _mean([float(r["success"]) for r in recs])}
             for cat, recs in sorted(by_category.items())
@@ -27,6 +29,7 @@ def episode_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "mean_steps": _mean([r["steps"] for r in records]),
         "mean_prompt_tokens": _mean([r["prompt_tokens"] for r in records]),
         "mean_completion_tokens": _mean([r["completion_tokens"] for r in records]),
+        "mean_retrieval_tokens": _mean([r["retrieval_tokens"] for r in records]),
         "mean_total_tokens": _mean([r["total_tokens"] for r in records]),
         "mean_nothing_happens": _mean([r["nothing_happens"] for r in records]),
         "mean_invalid_actions": _mean([r["invalid_actions"] for r in records]),

@@ -19,16 +19,19 @@ class StepRecord:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+    extra_hint: str = ""  # a hint appended to this observation (teacher's optional repeat hint)
 
 
 @dataclass
 class EpisodeRecord:
-    """A finished episode. `prompt` is the opening chat (instruction, example, task); the prompt of
-    step t is `prompt` plus the history of steps < t, rendered by the agent."""
+    """A finished episode. `prompt` is the opening chat (instruction, hint block, example, task); the
+    prompt of step t is `prompt` plus the history of steps < t, rendered by the agent. The same
+    fields for every agent and every stage that plays episodes."""
 
     episode_id: str
     category: str
     task: str
+    initial_observation: str
     success: bool
     reward: float
     steps: int
@@ -38,9 +41,11 @@ class EpisodeRecord:
     invalid_actions: int
     prompt_tokens: int
     completion_tokens: int
+    retrieval_tokens: int  # spent choosing hints (teacher); counted in total_tokens
     total_tokens: int
     prompt: list[Message]
     trace: list[StepRecord] = field(default_factory=list)
+    retrieval: dict[str, Any] | None = None  # method, hint ids and texts, tokens (teacher only)
     wall_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:

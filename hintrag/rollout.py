@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from hintrag.agents import Agent
 from hintrag.agents.base import THINK_OK
 from hintrag.envs import Episode, EpisodeSpec, Suite
+from hintrag.hints.retrieval import Retrieved, Retriever, hint_record
 from hintrag.llm import Backend, Completion, Message, Request
 from hintrag.records import EpisodeRecord, StepRecord
 
@@ -34,6 +35,15 @@ class Limits:
 
 
 @dataclass
+class Hinting:
+    """How a teacher gets its hints: `k` retrieved at step 0, and optionally one more on a repeat."""
+
+    retriever: Retriever
+    k: int
+    repeat_hint: bool = False
+
+
+@dataclass
 class _Live:
     """An episode in flight."""
 
@@ -41,6 +51,9 @@ class _Live:
     episode: Episode
     opening: list[Message]
     started: float
+    initial_observation: str = ""
+    retrieved: Retrieved | None = None
+    spare_hints: list[str] = field(default_factory=list)  # next-ranked hints for a repeat hint
     trace: list[StepRecord] = field(default_factory=list)
     run_length: int = 0  # identical consecutive actions so far
     won: bool = False
@@ -48,14 +61,23 @@ class _Live:
     end_reason: str = ""
 
 
-def _start(spec: EpisodeSpec, suite: Suite, agent: Agent) -> _Live:
+def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | None) -> _Live:
+    """Reset the env and, for a teacher, retrieve the episode's hints once, before the first turn."""
     started = time.perf_counter()
     episode = suite.make(spec)
     first = episode.reset()
-    return _Live(spec, episode, agent.opening(first.text, spec.category), started)
+    retrieved, spare = None, []
+    if hinting is not None:
+        want = hinting.k + (1 if hinting.repeat_hint else 0)
+        retrieved = hinting.retriever.retrieve(episode.task, spec.category, want)
+        spare = [h.text for h in retrieved.hints[hinting.k:]]
+        retrieved.hints = retrieved.hints[: hinting.k]
+    hints = [h.text for h in retrieved.hints] if retrieved else []
+    opening = agent.opening(first.text, spec.category, hints=hints)
+    return _Live(spec, episode, opening, started, first.text, retrieved, spare)
 
 
-def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) -> None:
+def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits, hinting: Hinting | None) -> None:
     """Apply one model turn to its episode and decide whether the episode ends."""
     if completion.finish_reason == "context":
         live.end_reason = "context"
@@ -72,11 +94,14 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
             live.end_reason = "done"
     previous = live.trace[-1].action if live.trace else None
     live.run_length = live.run_length + 1 if parsed.action == previous else 1
+    extra = ""
+    if hinting and hinting.repeat_hint and live.run_length == 2 and live.spare_hints:
+        extra = live.spare_hints.pop(0)  # one more hint, once, when the agent repeats itself
     live.trace.append(
         StepRecord(
             output=completion.text, action=parsed.action, kind=parsed.kind, observation=observation,
             prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-            finish_reason=completion.finish_reason,
+            finish_reason=completion.finish_reason, extra_hint=extra,
         )
     )
     if live.won:
@@ -91,14 +116,17 @@ def _record(live: _Live) -> EpisodeRecord:
     trace = live.trace
     prompt_tokens = sum(s.prompt_tokens for s in trace)
     completion_tokens = sum(s.completion_tokens for s in trace)
+    retrieval_tokens = live.retrieved.tokens if live.retrieved else 0
     return EpisodeRecord(
         episode_id=live.spec.id, category=live.spec.category, task=live.episode.task,
+        initial_observation=live.initial_observation,
         success=live.won, reward=live.reward, steps=len(trace), end_reason=live.end_reason,
         nothing_happens=sum(s.observation.startswith(NOTHING) for s in trace),
         repetitions=sum(1 for a, b in zip(trace, trace[1:]) if a.action == b.action),
         invalid_actions=sum(s.kind == "invalid" for s in trace),
-        prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-        total_tokens=prompt_tokens + completion_tokens, prompt=live.opening, trace=trace,
+        prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, retrieval_tokens=retrieval_tokens,
+        total_tokens=prompt_tokens + completion_tokens + retrieval_tokens, prompt=live.opening, trace=trace,
+        retrieval=hint_record(live.retrieved) if live.retrieved else None,
         wall_s=round(time.perf_counter() - live.started, 3),
     )
 
@@ -111,6 +139,7 @@ def play(
     limits: Limits,
     batch_size: int,
     on_finish: Callable[[EpisodeRecord], None],
+    hinting: Hinting | None = None,
 ) -> dict[str, float]:
     """Run `specs` in lockstep batches; call `on_finish` with each record as soon as it ends."""
     queue, live = deque(specs), []  # type: deque[EpisodeSpec], list[_Live]
@@ -118,7 +147,7 @@ def play(
     with tqdm(total=len(specs), desc="episodes", unit="ep", dynamic_ncols=True) as bar:
         while queue or live:
             while queue and len(live) < batch_size:
-                live.append(_start(queue.popleft(), suite, agent))
+                live.append(_start(queue.popleft(), suite, agent, hinting))
             requests = [
                 Request(agent.messages(x.opening, x.trace), agent.max_new_tokens, agent.stop, session=x.spec.id)
                 for x in live
@@ -127,7 +156,7 @@ def play(
             calls += 1
             running = []
             for x, completion in zip(live, completions):
-                _advance(x, completion, agent, limits)
+                _advance(x, completion, agent, limits, hinting)
                 steps += completion.finish_reason != "context"
                 if not x.end_reason:
                     running.append(x)

@@ -18,17 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
 
 # Config paths that decide each stage's result. Anything not listed does not change the output.
+_PLAY = [
+    "env.name", "env.max_repeats", "env.instruction", "split", "agent", "model.name",
+    "model.path", "model.gguf_file", "generation", "max_steps", "seed",
+]
 SIGNATURES: dict[str, list[str]] = {
-    "rollout": [
-        "env.name", "env.max_repeats", "env.instruction", "split", "agent", "model.name",
-        "model.path", "model.gguf_file", "generation", "max_steps", "seed",
-    ],
+    "rollout": _PLAY,
+    "extract": ["extractor.name", "extractor.model.path", "extractor.model.gguf_file", "extractor.generation",
+                "hints"],
+    "teacher": _PLAY + ["retrieval", "k", "teacher"],
 }
+# The stage whose output a stage reads, and the config under which that stage ran.
+UPSTREAM: dict[str, str] = {"extract": "rollout", "teacher": "extract"}
 
 
 def _select(cfg: DictConfig, dotted: str) -> Any:
@@ -38,17 +44,35 @@ def _select(cfg: DictConfig, dotted: str) -> Any:
     return value
 
 
+def upstream_cfg(stage: str, cfg: DictConfig) -> DictConfig:
+    """The config under which `stage`'s input was produced: Stage B reads a Stage A run on `hints.source_split`."""
+    if stage != "extract":
+        return cfg
+    src = cfg.copy()
+    with open_dict(src):
+        src.split = cfg.hints.source_split
+    return src
+
+
 def signature(stage: str, cfg: DictConfig) -> dict[str, Any]:
-    """The config values that decide `stage`'s output, as a plain dict."""
-    return {"stage": stage, **{key: _select(cfg, key) for key in SIGNATURES[stage]}}
+    """The config values that decide `stage`'s output, plus the key of the run it reads."""
+    sig = {"stage": stage, **{key: _select(cfg, key) for key in SIGNATURES[stage]}}
+    if stage in UPSTREAM:
+        sig["upstream"] = run_key(UPSTREAM[stage], upstream_cfg(stage, cfg))
+    return sig
 
 
 def run_key(stage: str, cfg: DictConfig) -> str:
     """Readable prefix plus 8 hex digits of the signature's hash, e.g. alfworld-react-smollm2-135m-valid_unseen-s0-1a2b3c4d."""
     sig = signature(stage, cfg)
     digest = hashlib.sha1(json.dumps(sig, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    prefix = "-".join(str(p) for p in (cfg.env.name, cfg.agent.name, cfg.model.name, cfg.split, f"s{cfg.seed}"))
-    return f"{prefix}-{digest}"
+    split = cfg.hints.source_split if stage == "extract" else cfg.split
+    parts = [cfg.env.name, cfg.agent.name, cfg.model.name, split, f"s{cfg.seed}"]
+    if stage == "extract":
+        parts.append(cfg.extractor.name)
+    if stage == "teacher":
+        parts += [cfg.retrieval.name, f"k{cfg.k}"]
+    return "-".join(str(p) for p in parts + [digest])
 
 
 def atomic_write_text(path: Path, text: str) -> None:

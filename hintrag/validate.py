@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 from hintrag.agents import AGENTS
 from hintrag.envs import ENVS
 from hintrag.errors import ConfigError
+from hintrag.hints.retrieval import RETRIEVERS
 from hintrag.llm import BACKENDS
 from hintrag.llm.models import resolve_source
 
@@ -23,12 +24,13 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
     """Mode, group choices and numeric knobs; cheap checks shared by every stage."""
     if cfg.mode not in modes:
         raise ConfigError(f"unknown mode {cfg.mode!r}; valid modes: {', '.join(modes)} (mode=...)")
-    for group, known in (("env", ENVS), ("agent", AGENTS), ("backend", BACKENDS)):
+    for group, known in (("env", ENVS), ("agent", AGENTS), ("backend", BACKENDS), ("retrieval", RETRIEVERS)):
         if cfg[group].name not in known:
             raise ConfigError(f"unknown {group} {cfg[group].name!r}; choose one of {', '.join(known)} ({group}=...)")
     _positive(cfg, "n_episodes", allow_null=True)
     _positive(cfg, "max_steps")
     _positive(cfg, "batch_size")
+    _positive(cfg, "k")
     if int(cfg.env.max_repeats) < 1:
         raise ConfigError(f"env.max_repeats={cfg.env.max_repeats} must be >= 1")
     if float(cfg.generation.temperature) < 0:
@@ -41,5 +43,10 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
 
 
 def validate_model(cfg: DictConfig) -> None:
-    """The weights exist where the config says (no loading)."""
+    """The weights exist where the config says, or the API key is there (no loading, no request)."""
+    if cfg.backend.name == "openai":
+        from hintrag.llm.openai_api import api_key
+
+        api_key(cfg.backend)
+        return
     resolve_source(cfg.model)

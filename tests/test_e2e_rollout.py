@@ -15,10 +15,12 @@ from hintrag.records import StepRecord
 from hintrag.stages import run_mode
 
 EPISODE_FIELDS = {
-    "episode_id", "category", "task", "success", "reward", "steps", "end_reason", "nothing_happens", "repetitions",
-    "invalid_actions", "prompt_tokens", "completion_tokens", "total_tokens", "prompt", "trace", "wall_s",
+    "episode_id", "category", "task", "initial_observation", "success", "reward", "steps", "end_reason",
+    "nothing_happens", "repetitions", "invalid_actions", "prompt_tokens", "completion_tokens", "retrieval_tokens",
+    "total_tokens", "prompt", "trace", "retrieval", "wall_s",
 }
-STEP_FIELDS = {"output", "action", "kind", "observation", "prompt_tokens", "completion_tokens", "finish_reason"}
+STEP_FIELDS = {"output", "action", "kind", "observation", "prompt_tokens", "completion_tokens", "finish_reason",
+               "extra_hint"}
 
 
 @pytest.mark.slow
@@ -49,6 +51,7 @@ def test_rollout_two_unseen_games_with_embedded_model(tmp_path: Path, alfworld_d
             assert step.prompt_tokens == count(prompt)
             assert step.completion_tokens == count(step.output) + (step.finish_reason == "eos")
         assert rec["prompt_tokens"] == sum(s.prompt_tokens for s in trace)
+        assert rec["retrieval_tokens"] == 0 and rec["retrieval"] is None
         assert rec["total_tokens"] == rec["prompt_tokens"] + rec["completion_tokens"]
         assert rec["nothing_happens"] == sum(s.observation.startswith("Nothing happens") for s in trace)
 

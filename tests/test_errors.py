@@ -15,7 +15,7 @@ from hintrag.stages import run_mode
 
 
 def test_unknown_mode_lists_valid_modes(alfworld_data: Path) -> None:
-    with pytest.raises(ConfigError, match=r"unknown mode 'dance'; valid modes: rollout"):
+    with pytest.raises(ConfigError, match=r"unknown mode 'dance'; valid modes: rollout, extract, teacher, bank"):
         run_mode(make_cfg("mode=dance", f"env.data_dir={alfworld_data}"))
 
 

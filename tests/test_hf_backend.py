@@ -16,7 +16,7 @@ def backend_for(model_dir: Path, prefix_cache: bool = True, gguf: bool = False):
     if not gguf:
         with open_dict(cfg):
             cfg.model.path, cfg.model.gguf_file, cfg.model.name = str(model_dir), None, "tiny"
-    return make_backend(cfg)
+    return make_backend(cfg.backend, cfg.model, cfg.generation)
 
 
 SYSTEM = {"role": "system", "content": "You are a robot. Answer with one command."}
@@ -71,7 +71,7 @@ def test_context_limit_is_reported_not_raised(tiny_model_dir: Path) -> None:
     cfg = make_cfg("model.max_context=64")
     with open_dict(cfg):
         cfg.model.path, cfg.model.gguf_file = str(tiny_model_dir), None
-    backend = make_backend(cfg)
+    backend = make_backend(cfg.backend, cfg.model, cfg.generation)
     out = backend.generate([Request([{"role": "user", "content": "word " * 100}], 8)])[0]
     assert out.finish_reason == "context" and out.completion_tokens == 0 and out.prompt_tokens > 64
 

@@ -44,6 +44,7 @@ class Agent:
             raise ConfigError(f"agent.hint_placement={agent.hint_placement!r}; choose one of {', '.join(PLACEMENTS)}")
         self.stop = tuple(agent.stop)
         self.max_new_tokens = int(agent.max_new_tokens)
+        self.format = str(agent.format)
 
     # -- format-specific ----------------------------------------------------------------------
     def example_turns(self, example: ExampleEpisode) -> list[tuple[str, str]]:
@@ -80,7 +81,7 @@ class Agent:
         then the solved example as real chat turns (small models imitate turns far better than a
         transcript); then the task observation, followed by the hint block when placed "task".
         """
-        system = [self.env.instruction, self.cfg.format]
+        system = [self.env.instruction, self.format]
         task = [observation]
         if hints:
             (system if self.cfg.hint_placement == "system" else task).append(self.hint_block(hints))
@@ -95,10 +96,16 @@ class Agent:
         chat.append({"role": "user", "content": "\n\n".join(task)})
         return chat
 
-    def messages(self, opening: list[Message], trace: Sequence[StepRecord]) -> list[Message]:
+    def observation_text(self, step: StepRecord, hints: bool = True) -> str:
+        """The env's answer as the model reads it, with the step's extra hint unless `hints` is off."""
+        if hints and step.extra_hint:
+            return f"{step.observation}\n\n{self.cfg.extra_hint_prefix} {step.extra_hint}"
+        return step.observation
+
+    def messages(self, opening: list[Message], trace: Sequence[StepRecord], hints: bool = True) -> list[Message]:
         """The chat for the next turn: the opening plus every earlier answer and observation."""
         chat = list(opening)
         for step in trace:
             chat.append({"role": "assistant", "content": self.turn_text(step.output)})
-            chat.append({"role": "user", "content": step.observation})
+            chat.append({"role": "user", "content": self.observation_text(step, hints)})
         return chat

@@ -1,4 +1,4 @@
-"""LLM backends: `hf` (transformers). Chosen by `backend=` in the config."""
+"""LLM backends: `hf` (transformers) and `openai` (any OpenAI-compatible server). Chosen by `backend=`."""
 
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ from omegaconf import DictConfig
 from hintrag.errors import ConfigError
 from hintrag.llm.base import Backend, Completion, Message, Request
 
-BACKENDS = ("hf",)
+BACKENDS = ("hf", "openai")
 
 
-def make_backend(cfg: DictConfig) -> Backend:
-    """Build the configured backend; this is where model weights load."""
-    name = cfg.backend.name
+def make_backend(backend: DictConfig, model: DictConfig, generation: DictConfig) -> Backend:
+    """Build a backend for one model; for `hf` this is where weights load."""
+    name = backend.name
     if name == "hf":
         from hintrag.llm.hf import HFBackend
 
-        return HFBackend(cfg.model, cfg.backend, cfg.generation)
+        return HFBackend(model, backend, generation)
+    if name == "openai":
+        from hintrag.llm.openai_api import OpenAIBackend
+
+        return OpenAIBackend(model, backend, generation)
     raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)} (backend=...)")
 
 

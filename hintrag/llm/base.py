@@ -16,6 +16,7 @@ class Request:
     max_new_tokens: int
     stop: tuple[str, ...] = ()
     session: str | None = None
+    json_schema: dict | None = None  # ask for JSON of this shape where the engine can enforce it
 
 
 @dataclass

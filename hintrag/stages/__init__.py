@@ -11,12 +11,14 @@ from typing import Any, Callable
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
-from hintrag.stages import rollout
+from hintrag.stages import bank, extract, rollout, teacher
 from hintrag.validate import validate_common
 
 log = logging.getLogger(__name__)
 
-MODES: dict[str, Callable[[DictConfig, Path], dict[str, Any]]] = {"rollout": rollout.run}
+MODES: dict[str, Callable[[DictConfig, Path], dict[str, Any]]] = {
+    "rollout": rollout.run, "extract": extract.run, "teacher": teacher.run, "bank": bank.run,
+}
 
 
 def _seed(seed: int) -> None:

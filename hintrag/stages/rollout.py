@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+import json
+from typing import Any, Callable
 
 from omegaconf import DictConfig
 
 from hintrag.agents import make_agent
 from hintrag.envs import EpisodeSpec, Suite, make_suite
-from hintrag.llm import make_backend
+from hintrag.hints.retrieval import Retriever
+from hintrag.llm import Backend, make_backend
 from hintrag.metrics import episode_metrics
-from hintrag.rollout import limits_from, play
+from hintrag.rollout import Hinting, limits_from, play
 from hintrag.store import Run, open_run, unique_by
 from hintrag.validate import validate_model
 
@@ -29,8 +31,14 @@ def select_episodes(suite: Suite, split: str, n_episodes: int | None) -> list[Ep
     return specs if n_episodes is None else specs[:n_episodes]
 
 
-def play_stage(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, dict[str, Any]]:
-    """Play the configured episodes into the stage's run folder, resuming; return run and metrics."""
+def play_stage(
+    stage: str, cfg: DictConfig, root: Path, retriever: Callable[[Backend], Retriever] | None = None
+) -> tuple[Run, dict[str, Any]]:
+    """Play the configured episodes into the stage's run folder, resuming; return run and metrics.
+
+    `retriever` (teacher) builds the hint retriever once the agent's backend exists, since the
+    paper's re-ranker is an LLM call.
+    """
     suite = make_suite(cfg.env)
     specs = select_episodes(suite, cfg.split, cfg.n_episodes)
     agent = make_agent(cfg.agent, cfg.env)
@@ -41,10 +49,13 @@ def play_stage(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, dict[str, 
     if todo:
         validate_model(cfg)
         log.info("%s: %d of %d episodes to play in %s", stage, len(todo), len(specs), run.path)
-        backend = make_backend(cfg)
+        backend = make_backend(cfg.backend, cfg.model, cfg.generation)
+        hinting = None
+        if retriever is not None:
+            hinting = Hinting(retriever(backend), int(cfg.k), bool(cfg.teacher.repeat_hint))
         timing = play(
             todo, suite, agent, backend, limits_from(cfg), int(cfg.batch_size),
-            on_finish=lambda rec: run.append(TRAJECTORIES, rec.to_dict()),
+            on_finish=lambda rec: run.append(TRAJECTORIES, rec.to_dict()), hinting=hinting,
         )
     else:
         log.info("%s: all %d episodes already in %s; nothing to play", stage, len(specs), run.path)
@@ -54,8 +65,6 @@ def play_stage(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, dict[str, 
     if timing is not None:
         metrics["last_session"] = timing
     elif (run.path / "metrics.json").exists():
-        import json
-
         metrics["last_session"] = json.loads((run.path / "metrics.json").read_text()).get("last_session")
     run.write_json("metrics.json", metrics)
     return run, metrics

@@ -1,0 +1,1 @@
+"""Stage B and C: hint extraction, the hint bank, and retrieval."""

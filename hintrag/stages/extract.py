@@ -1,0 +1,127 @@
+"""Stage B: hints from the failed episodes of a Stage A run, deduplicated into a bank.
+
+The Stage A run is found by its key: the same config with `split` set to `hints.source_split`.
+Each failed episode's proposal (raw answer, accepted hints, rejections) is appended to
+`proposals.jsonl` as soon as it is read, so a rerun only asks about the episodes still missing;
+the bank is rebuilt from all proposals in episode order, so it is the same however often the
+stage was interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+from tqdm.auto import tqdm
+
+from hintrag.errors import ConfigError
+from hintrag.hints.bank import Bank, Candidate, deduplicate
+from hintrag.hints.extract import HINTS_SCHEMA, extraction_messages, parse_hints, trace_text
+from hintrag.llm import Request, make_backend
+from hintrag.llm.openai_api import BackendError
+from hintrag.stages.rollout import TRAJECTORIES
+from hintrag.store import Run, find_run, open_run, run_key, unique_by, upstream_cfg
+from hintrag.validate import validate_model
+
+log = logging.getLogger(__name__)
+
+PROPOSALS = "proposals.jsonl"
+BANK = "bank.json"
+
+
+def failed_episodes(cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
+    src = upstream_cfg("extract", cfg)
+    source = find_run("rollout", src, root)
+    records = list(unique_by(source.records(TRAJECTORIES), "episode_id").values()) if source else []
+    if not records:
+        raise ConfigError(
+            f"no Stage A trajectories at {root / 'rollout' / run_key('rollout', src)}; run "
+            f"`python run.py mode=rollout split={src.split}` with the same env, agent, model, seed and max_steps first"
+        )
+    return source, [r for r in records if not r["success"]]
+
+
+def _request(cfg: DictConfig, rec: dict[str, Any]) -> Request:
+    messages = extraction_messages(
+        cfg.env.instruction, rec["category"], rec["task"], trace_text(rec["initial_observation"], rec["trace"]),
+        int(cfg.hints.min_hints), int(cfg.hints.max_hints), int(cfg.hints.max_chars),
+    )
+    return Request(messages, int(cfg.hints.max_new_tokens), json_schema=HINTS_SCHEMA)
+
+
+def propose(cfg: DictConfig, run: Run, todo: list[dict[str, Any]]) -> int:
+    """Ask the extractor about each failure; append one proposal per episode. Returns errored episodes."""
+    ex = cfg.extractor
+    validate_model(ex)
+    backend = make_backend(ex.backend, ex.model, ex.generation)
+    errored = 0
+    size = int(cfg.batch_size)
+    with tqdm(total=len(todo), desc="extract", unit="ep", dynamic_ncols=True) as bar:
+        for start in range(0, len(todo), size):
+            batch = todo[start : start + size]
+            try:
+                outs = backend.generate([_request(cfg, rec) for rec in batch])
+            except BackendError as err:  # left for the next run; never counted as a proposal
+                log.warning("extractor failed for %d episodes (%s); they will be retried on the next run", len(batch), err)
+                errored += len(batch)
+                bar.update(len(batch))
+                continue
+            for rec, out in zip(batch, outs):
+                parsed = parse_hints(out.text, int(cfg.hints.max_hints), int(cfg.hints.max_chars))
+                run.append(PROPOSALS, {
+                    "episode_id": rec["episode_id"], "category": rec["category"], "raw": out.text,
+                    "hints": [{"text": t, "type": ty} for t, ty in parsed.hints], "error": parsed.error,
+                    "rejected": dict(parsed.rejected), "repaired": dict(parsed.repaired),
+                    "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens,
+                })
+                bar.update(1)
+    return errored
+
+
+def build_bank(cfg: DictConfig, failures: list[dict[str, Any]], proposals: dict[str, dict[str, Any]]) -> Bank:
+    candidates = [
+        Candidate(h["text"], h["type"], p["category"], p["episode_id"])
+        for rec in failures if (p := proposals.get(rec["episode_id"]))
+        for h in p["hints"]
+    ]
+    return Bank(deduplicate(candidates, float(cfg.hints.dedup_threshold), str(cfg.extractor.name)))
+
+
+def bank_metrics(failures: list[dict[str, Any]], proposals: dict[str, dict[str, Any]], bank: Bank,
+                 errored: int) -> dict[str, Any]:
+    read = [proposals[r["episode_id"]] for r in failures if r["episode_id"] in proposals]
+    rejected: Counter = Counter()
+    repaired: Counter = Counter()
+    for p in read:
+        rejected.update(p["rejected"])
+        repaired.update(p["repaired"])
+    accepted = sum(len(p["hints"]) for p in read)
+    proposed = accepted + sum(rejected.values())
+    return {
+        "failures_read": len(read), "failures_errored": errored, "unparseable_outputs": sum(bool(p["error"]) for p in read),
+        "hints_proposed": proposed, "hints_accepted": accepted, "hints_kept": len(bank.hints),
+        "duplicates_absorbed": accepted - len(bank.hints), "rejected": dict(sorted(rejected.items())),
+        "repaired": dict(sorted(repaired.items())), "per_category": {c: len(bank.by_category(c)) for c in bank.summary()},
+        "extractor_tokens": sum(p["prompt_tokens"] + p["completion_tokens"] for p in read),
+    }
+
+
+def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
+    source, failures = failed_episodes(cfg, root)
+    run_ = open_run("extract", cfg, root)
+    done = run_.finished_ids(PROPOSALS, "episode_id")
+    todo = [r for r in failures if r["episode_id"] not in done]
+    errored = propose(cfg, run_, todo) if todo else 0
+    if not failures:
+        print(f"extract: Stage A run {source.key} has no failed episodes; the bank is empty")
+    proposals = unique_by(run_.records(PROPOSALS), "episode_id")
+    bank = build_bank(cfg, failures, proposals)
+    bank.save(run_.path / BANK)
+    metrics = {"source_run": source.key, **bank_metrics(failures, proposals, bank, errored)}
+    run_.write_json("metrics.json", metrics)
+    print(f"extract: {metrics['failures_read']} failures read, {metrics['hints_proposed']} hints proposed, "
+          f"{metrics['hints_kept']} kept after dedup, rejected {metrics['rejected'] or 'none'} -> {run_.path}")
+    return {"run": str(run_.path), **metrics}
