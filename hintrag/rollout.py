@@ -61,7 +61,7 @@ class _Live:
     end_reason: str = ""
 
 
-def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | None) -> _Live:
+def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | None, fewshot: bool) -> _Live:
     """Reset the env and, for a teacher, retrieve the episode's hints once, before the first turn."""
     started = time.perf_counter()
     episode = suite.make(spec)
@@ -73,7 +73,7 @@ def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | Non
         spare = [h.text for h in retrieved.hints[hinting.k:]]
         retrieved.hints = retrieved.hints[: hinting.k]
     hints = [h.text for h in retrieved.hints] if retrieved else []
-    opening = agent.opening(first.text, spec.category, hints=hints)
+    opening = agent.opening(first.text, spec.category, hints=hints, fewshot=fewshot)
     return _Live(spec, episode, opening, started, first.text, retrieved, spare)
 
 
@@ -140,6 +140,7 @@ def play(
     batch_size: int,
     on_finish: Callable[[EpisodeRecord], None],
     hinting: Hinting | None = None,
+    fewshot: bool = True,
 ) -> dict[str, float]:
     """Run `specs` in lockstep batches; call `on_finish` with each record as soon as it ends."""
     queue, live = deque(specs), []  # type: deque[EpisodeSpec], list[_Live]
@@ -147,7 +148,7 @@ def play(
     with tqdm(total=len(specs), desc="episodes", unit="ep", dynamic_ncols=True) as bar:
         while queue or live:
             while queue and len(live) < batch_size:
-                live.append(_start(queue.popleft(), suite, agent, hinting))
+                live.append(_start(queue.popleft(), suite, agent, hinting, fewshot))
             requests = [
                 Request(agent.messages(x.opening, x.trace), agent.max_new_tokens, agent.stop, session=x.spec.id)
                 for x in live

@@ -32,9 +32,11 @@ SIGNATURES: dict[str, list[str]] = {
     "extract": ["extractor.name", "extractor.model.path", "extractor.model.gguf_file", "extractor.generation",
                 "hints"],
     "teacher": _PLAY + ["retrieval", "k", "teacher"],
+    "train": ["train", "lora_rank", "model.name", "model.path", "model.gguf_file"],
+    "eval": _PLAY + ["eval"],
+    "report": ["env.name", "split", "n_episodes", "max_steps", "env.max_repeats", "seed", "model.name", "k",
+               "retrieval.name", "lora_rank", "report"],
 }
-# The stage whose output a stage reads, and the config under which that stage ran.
-UPSTREAM: dict[str, str] = {"extract": "rollout", "teacher": "extract"}
 
 
 def _select(cfg: DictConfig, dotted: str) -> Any:
@@ -44,21 +46,42 @@ def _select(cfg: DictConfig, dotted: str) -> Any:
     return value
 
 
+def with_split(cfg: DictConfig, split: str) -> DictConfig:
+    out = cfg.copy()
+    with open_dict(out):
+        out.split = split
+    return out
+
+
+def upstream(stage: str, cfg: DictConfig) -> tuple[str, DictConfig] | None:
+    """The stage whose output `stage` reads, and the config under which it ran.
+
+    Stage B reads Stage A on `hints.source_split`; the teacher reads the bank; a student learns
+    from the teacher (distill) or Stage A (sft) on `train.source_split`; a student's eval reads
+    its adapter.
+    """
+    if stage == "extract":
+        return "rollout", with_split(cfg, cfg.hints.source_split)
+    if stage == "teacher":
+        return "extract", cfg
+    if stage == "train":
+        return ("teacher" if cfg.train.regime == "distill" else "rollout"), with_split(cfg, cfg.train.source_split)
+    if stage == "eval" and cfg.eval.student:
+        return "train", cfg
+    return None
+
+
 def upstream_cfg(stage: str, cfg: DictConfig) -> DictConfig:
-    """The config under which `stage`'s input was produced: Stage B reads a Stage A run on `hints.source_split`."""
-    if stage != "extract":
-        return cfg
-    src = cfg.copy()
-    with open_dict(src):
-        src.split = cfg.hints.source_split
-    return src
+    found = upstream(stage, cfg)
+    return found[1] if found else cfg
 
 
 def signature(stage: str, cfg: DictConfig) -> dict[str, Any]:
     """The config values that decide `stage`'s output, plus the key of the run it reads."""
     sig = {"stage": stage, **{key: _select(cfg, key) for key in SIGNATURES[stage]}}
-    if stage in UPSTREAM:
-        sig["upstream"] = run_key(UPSTREAM[stage], upstream_cfg(stage, cfg))
+    found = upstream(stage, cfg)
+    if found:
+        sig["upstream"] = run_key(*found)
     return sig
 
 
@@ -66,12 +89,18 @@ def run_key(stage: str, cfg: DictConfig) -> str:
     """Readable prefix plus 8 hex digits of the signature's hash, e.g. alfworld-react-smollm2-135m-valid_unseen-s0-1a2b3c4d."""
     sig = signature(stage, cfg)
     digest = hashlib.sha1(json.dumps(sig, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    split = cfg.hints.source_split if stage == "extract" else cfg.split
+    split = {"extract": cfg.hints.source_split, "train": cfg.train.source_split}.get(stage, cfg.split)
     parts = [cfg.env.name, cfg.agent.name, cfg.model.name, split, f"s{cfg.seed}"]
     if stage == "extract":
         parts.append(cfg.extractor.name)
     if stage == "teacher":
         parts += [cfg.retrieval.name, f"k{cfg.k}"]
+    if stage == "train":
+        parts += [cfg.train.regime, f"r{cfg.lora_rank}"]
+    if stage == "eval":
+        parts.append(f"student-{cfg.train.regime}" if cfg.eval.student else "agent")
+    if stage == "report":
+        parts = [cfg.env.name, "-".join(cfg.report.agents), cfg.model.name, cfg.split, f"s{cfg.seed}"]
     return "-".join(str(p) for p in parts + [digest])
 
 
@@ -145,7 +174,10 @@ class Run:
             handle.truncate(cut)
 
     def records(self, name: str) -> list[dict[str, Any]]:
-        return list(read_jsonl(self.path / name))
+        """Records of `name` and of its shard files (`stem.shard<i>of<n>.jsonl`), in file order."""
+        stem = name.removesuffix(".jsonl")
+        files = sorted(self.path.glob(f"{stem}.shard*.jsonl"))
+        return [rec for f in [self.path / name, *files] for rec in read_jsonl(f)]
 
     def finished_ids(self, name: str, id_field: str) -> set[str]:
         return {rec[id_field] for rec in self.records(name)}

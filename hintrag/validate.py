@@ -31,11 +31,18 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
     _positive(cfg, "max_steps")
     _positive(cfg, "batch_size")
     _positive(cfg, "k")
+    from hintrag.shards import shard_of
+
+    shard_of(cfg)
     if int(cfg.env.max_repeats) < 1:
         raise ConfigError(f"env.max_repeats={cfg.env.max_repeats} must be >= 1")
     if float(cfg.generation.temperature) < 0:
         raise ConfigError(f"generation.temperature={cfg.generation.temperature} must be >= 0")
-    if str(cfg.backend.device).startswith("cuda"):
+    if cfg.backend.name == "vllm":
+        from hintrag.llm.vllm_backend import require_vllm
+
+        require_vllm()
+    if str(cfg.backend.get("device", "")).startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():

@@ -24,7 +24,7 @@ def test_every_option_composes(group: str, option: str) -> None:
 def test_defaults() -> None:
     cfg = make_cfg()
     assert (cfg.mode, cfg.env.name, cfg.agent.name, cfg.model.name, cfg.backend.name) == (
-        "rollout", "alfworld", "react", "smollm2-135m", "hf")
+        "pipeline", "alfworld", "react", "smollm2-135m", "hf")
     assert cfg.max_steps == 50 and cfg.env.max_repeats == 5 and cfg.generation.temperature == 0.0
 
 

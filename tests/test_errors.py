@@ -15,7 +15,7 @@ from hintrag.stages import run_mode
 
 
 def test_unknown_mode_lists_valid_modes(alfworld_data: Path) -> None:
-    with pytest.raises(ConfigError, match=r"unknown mode 'dance'; valid modes: rollout, extract, teacher, bank"):
+    with pytest.raises(ConfigError, match=r"unknown mode .dance.; valid modes: pipeline, rollout, extract, teacher, bank, train, eval, report"):
         run_mode(make_cfg("mode=dance", f"env.data_dir={alfworld_data}"))
 
 
@@ -48,3 +48,14 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines()[-1].startswith("error: unknown mode 'dance'")
     assert "Traceback" not in proc.stderr
     assert time.perf_counter() - started < 30
+
+
+def test_vllm_without_vllm_fails_at_once_with_the_install_line(tmp_path: Path, alfworld_data: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here")
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r'backend=vllm needs vLLM.*pip install -e "\.\[gpu\]"'):
+        run_mode(make_cfg("backend=vllm", "mode=rollout", f"env.data_dir={alfworld_data}", f"store.root={tmp_path}"))
+    assert time.perf_counter() - started < 5

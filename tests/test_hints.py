@@ -46,14 +46,23 @@ def test_other_shapes_and_spellings_are_repaired() -> None:
     assert parsed.repaired == {"made_imperative": 1, "type_defaulted": 2, "type_mapped": 1}
 
 
+def test_copies_of_the_prompts_format_example_are_rejected() -> None:
+    example = ["Preheat {appliance} before putting {dish} in it."]
+    raw = json.dumps({"hints": [{"text": "Preheat {appliance} before putting {dish} in it", "type": "precondition"},
+                                {"text": "Open {receptacle} first.", "type": "precondition"}]})
+    parsed = parse_hints(raw, 4, 120, example)
+    assert parsed.hints == [("Open {receptacle} first.", "precondition")] and parsed.rejected == {"copied_example": 1}
+
+
 def test_rejections_are_counted_with_reasons() -> None:
     items = [{"text": "", "type": "ordering"}, {"text": "x" * 121, "type": "ordering"},
              {"text": "The agent went to the wrong shelf.", "type": "ordering"},
-             {"text": "I should have opened it.", "type": "ordering"}] + \
+             {"text": "I should have opened it.", "type": "ordering"},
+             {"text": "You are in the middle of a room.", "type": "ordering"}] + \
             [{"text": f"Check {{receptacle}} {i}.", "type": "ordering"} for i in range(5)]
     parsed = parse_hints(json.dumps({"hints": items}), 4, 120)
     assert len(parsed.hints) == 4
-    assert parsed.rejected == {"empty": 1, "too_long": 1, "not_imperative": 2, "too_many": 1}
+    assert parsed.rejected == {"empty": 1, "too_long": 1, "not_imperative": 3, "too_many": 1}
 
 
 @pytest.mark.parametrize("raw", ["", "no json here at all", "{", "[]", '{"hints": []}', "null"])

@@ -58,7 +58,7 @@ def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
 def test_interrupted_rollout_resumes_without_duplicates(
     tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "n_episodes=4", "max_steps=2",
+    cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "mode=rollout", "n_episodes=4", "max_steps=2",
                    "batch_size=2")
     original = store.Run.append
     written = []

@@ -35,8 +35,8 @@ HINTS_SCHEMA: dict[str, Any] = {
     "required": ["hints"],
 }
 # Openings that make a sentence a statement about someone rather than an instruction.
-_NOT_IMPERATIVE = {"i", "we", "the", "a", "an", "it", "this", "that", "agent", "he", "she", "they", "my", "there",
-                   "task", "episode", "robot"}
+_NOT_IMPERATIVE = {"i", "we", "you", "the", "a", "an", "it", "this", "that", "agent", "he", "she", "they", "my",
+                   "there", "task", "episode", "robot"}  # "You should X" is rewritten to "X" before this check
 _SOFTENER = re.compile(r"^(?:you|the agent|agents?)\s+(?:should|must|need to|have to|ought to)\s+", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)]|hint\s*\d*\s*:)\s*", re.IGNORECASE)
 
@@ -52,17 +52,24 @@ class Parsed:
 
 
 def extraction_messages(instruction: str, category: str, task: str, trace: str, low: int, high: int,
-                        max_chars: int) -> list[Message]:
-    """The request for one failed episode; the few-shot example is not in `trace`."""
+                        max_chars: int, example: Sequence[dict[str, str]]) -> list[Message]:
+    """The request for one failed episode; the few-shot example of the agent is not in `trace`.
+
+    The answer's shape is shown with `example` (hints of another domain, so that copying them
+    is useless and is rejected); the request is repeated after the trace, where small models
+    still attend to it.
+    """
+    ask = f"Write {low} to {high} rules for tasks of this kind as JSON."
     system = (
         f"{instruction}\n\nYou will read a failed attempt. Write between {low} and {high} short rules that would "
         f"have prevented this failure and that help on other tasks of the same kind. Each rule is one imperative "
         f"sentence of at most {max_chars} characters. Keep it general: write placeholders such as {{object}} and "
         f"{{receptacle}} instead of concrete names with numbers. Prefer preconditions and ordering over facts about "
-        f"this one room. Give each rule a type, one of: {', '.join(HINT_TYPES)}.\n"
-        'Reply with JSON only: {"hints": [{"text": "...", "type": "..."}]}'
+        f"this one attempt. Give each rule a type, one of: {', '.join(HINT_TYPES)}.\n"
+        f"Reply with JSON only, shaped like this answer for a different domain:\n"
+        f"{json.dumps({'hints': [dict(h) for h in example]})}"
     )
-    user = f"Task category: {category}\nTask: {task}\n\nFailed attempt:\n{trace}"
+    user = f"Task category: {category}\nTask: {task}\n\nFailed attempt:\n{trace}\n\n{ask}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -120,8 +127,15 @@ def _clean_text(value: Any, repaired: Counter) -> str:
     return text
 
 
-def parse_hints(raw: str, max_hints: int, max_chars: int) -> Parsed:
-    """Read the model's answer into at most `max_hints` valid hints, counting every rejection."""
+def _copied(text: str, example: Sequence[str]) -> bool:
+    return any(fuzz.ratio(text.lower(), e.lower()) >= 85 for e in example)
+
+
+def parse_hints(raw: str, max_hints: int, max_chars: int, example: Sequence[str] = ()) -> Parsed:
+    """Read the model's answer into at most `max_hints` valid hints, counting every rejection.
+
+    `example` holds the texts of the prompt's format example: a near-copy of one carries nothing
+    from the failure and is rejected as `copied_example`."""
     out = Parsed()
     items = _items(_load(raw, out.repaired))
     if items is None:
@@ -137,6 +151,8 @@ def parse_hints(raw: str, max_hints: int, max_chars: int) -> Parsed:
             out.rejected["too_long"] += 1
         elif first in _NOT_IMPERATIVE or not first.isalpha():
             out.rejected["not_imperative"] += 1
+        elif _copied(text, example):
+            out.rejected["copied_example"] += 1
         elif len(out.hints) >= max_hints:
             out.rejected["too_many"] += 1
         else:

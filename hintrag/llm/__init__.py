@@ -1,4 +1,4 @@
-"""LLM backends: `hf` (transformers) and `openai` (any OpenAI-compatible server). Chosen by `backend=`."""
+"""LLM backends: `hf` (transformers), `openai` (any OpenAI-compatible server), `vllm` (GPU). Chosen by `backend=`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from omegaconf import DictConfig
 from hintrag.errors import ConfigError
 from hintrag.llm.base import Backend, Completion, Message, Request
 
-BACKENDS = ("hf", "openai")
+BACKENDS = ("hf", "openai", "vllm")
 
 
 def make_backend(backend: DictConfig, model: DictConfig, generation: DictConfig) -> Backend:
@@ -21,6 +21,10 @@ def make_backend(backend: DictConfig, model: DictConfig, generation: DictConfig)
         from hintrag.llm.openai_api import OpenAIBackend
 
         return OpenAIBackend(model, backend, generation)
+    if name == "vllm":
+        from hintrag.llm.vllm_backend import VLLMBackend
+
+        return VLLMBackend(model, backend, generation)
     raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)} (backend=...)")
 
 

@@ -62,6 +62,10 @@ class HFBackend:
         started = time.perf_counter()
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(self.device).eval()
+        if model.get("adapter"):  # a Stage D student: merge its LoRA weights for plain-speed inference
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, str(model.adapter)).merge_and_unload().eval()
         log.info("loaded %s from %s in %.1fs on %s", model.name, folder, time.perf_counter() - started, self.device)
         self.max_context = int(model.max_context)
         self.prefix_cache = bool(backend.prefix_cache)

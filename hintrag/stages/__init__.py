@@ -11,13 +11,16 @@ from typing import Any, Callable
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
-from hintrag.stages import bank, extract, rollout, teacher
+from hintrag.stages import bank, evaluate, extract, pipeline, report, rollout, teacher, train
+from hintrag.tracking import make_tracker
 from hintrag.validate import validate_common
 
 log = logging.getLogger(__name__)
 
 MODES: dict[str, Callable[[DictConfig, Path], dict[str, Any]]] = {
+    "pipeline": lambda cfg, root: pipeline.run(cfg, root, run_stage),
     "rollout": rollout.run, "extract": extract.run, "teacher": teacher.run, "bank": bank.run,
+    "train": train.run, "eval": evaluate.run, "report": report.run,
 }
 
 
@@ -38,10 +41,22 @@ def store_root(cfg: DictConfig) -> Path:
         return Path(cfg.store.root).absolute()
 
 
+def run_stage(mode: str, cfg: DictConfig, root: Path) -> dict[str, Any]:
+    """One stage, tracked as one experiment-tracker run (W&B with logger=wandb)."""
+    _seed(int(cfg.seed))
+    tracker = make_tracker(cfg, root)
+    with tracker.stage(mode, cfg):
+        summary = MODES[mode](cfg, root)
+        tracker.log_summary(summary)
+    return summary
+
+
 def run_mode(cfg: DictConfig) -> dict[str, Any]:
-    """Validate, seed, and run the selected stage."""
+    """Validate, then run the selected stage (the pipeline runs its stages one by one)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     validate_common(cfg, tuple(MODES))
-    _seed(int(cfg.seed))
-    return MODES[cfg.mode](cfg, store_root(cfg))
+    root = store_root(cfg)
+    if cfg.mode == "pipeline":
+        return MODES["pipeline"](cfg, root)
+    return run_stage(cfg.mode, cfg, root)

@@ -47,7 +47,7 @@ def failed_episodes(cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, An
 def _request(cfg: DictConfig, rec: dict[str, Any]) -> Request:
     messages = extraction_messages(
         cfg.env.instruction, rec["category"], rec["task"], trace_text(rec["initial_observation"], rec["trace"]),
-        int(cfg.hints.min_hints), int(cfg.hints.max_hints), int(cfg.hints.max_chars),
+        int(cfg.hints.min_hints), int(cfg.hints.max_hints), int(cfg.hints.max_chars), list(cfg.hints.format_example),
     )
     return Request(messages, int(cfg.hints.max_new_tokens), json_schema=HINTS_SCHEMA)
 
@@ -70,7 +70,8 @@ def propose(cfg: DictConfig, run: Run, todo: list[dict[str, Any]]) -> int:
                 bar.update(len(batch))
                 continue
             for rec, out in zip(batch, outs):
-                parsed = parse_hints(out.text, int(cfg.hints.max_hints), int(cfg.hints.max_chars))
+                parsed = parse_hints(out.text, int(cfg.hints.max_hints), int(cfg.hints.max_chars),
+                                     [h["text"] for h in cfg.hints.format_example])
                 run.append(PROPOSALS, {
                     "episode_id": rec["episode_id"], "category": rec["category"], "raw": out.text,
                     "hints": [{"text": t, "type": ty} for t, ty in parsed.hints], "error": parsed.error,

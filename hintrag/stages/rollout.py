@@ -14,7 +14,9 @@ from hintrag.envs import EpisodeSpec, Suite, make_suite
 from hintrag.hints.retrieval import Retriever
 from hintrag.llm import Backend, make_backend
 from hintrag.metrics import episode_metrics
+from hintrag.errors import ConfigError
 from hintrag.rollout import Hinting, limits_from, play
+from hintrag.shards import missing, shard_of
 from hintrag.store import Run, open_run, unique_by
 from hintrag.validate import validate_model
 
@@ -32,7 +34,8 @@ def select_episodes(suite: Suite, split: str, n_episodes: int | None) -> list[Ep
 
 
 def play_stage(
-    stage: str, cfg: DictConfig, root: Path, retriever: Callable[[Backend], Retriever] | None = None
+    stage: str, cfg: DictConfig, root: Path, retriever: Callable[[Backend], Retriever] | None = None,
+    fewshot: bool = True,
 ) -> tuple[Run, dict[str, Any]]:
     """Play the configured episodes into the stage's run folder, resuming; return run and metrics.
 
@@ -40,11 +43,22 @@ def play_stage(
     paper's re-ranker is an LLM call.
     """
     suite = make_suite(cfg.env)
+    shard = shard_of(cfg)
     specs = select_episodes(suite, cfg.split, cfg.n_episodes)
     agent = make_agent(cfg.agent, cfg.env)
     run = open_run(stage, cfg, root)
     done = run.finished_ids(TRAJECTORIES, "episode_id")
-    todo = [s for s in specs if s.id not in done]
+    if shard.merging:
+        absent = missing([s.id for s in specs], done, shard.count)
+        if absent:
+            raise ConfigError(
+                f"{stage}: shard(s) {', '.join(map(str, absent))} of {shard.count} are missing or unfinished in "
+                f"{run.path}; run each with shard=<i> num_shards={shard.count}, then merge again"
+            )
+    else:
+        specs = shard.select(specs)
+    todo = [] if shard.merging else [s for s in specs if s.id not in done]
+    out_file = TRAJECTORIES.replace(".jsonl", f"{shard.suffix()}.jsonl")
     timing = None
     if todo:
         validate_model(cfg)
@@ -55,18 +69,19 @@ def play_stage(
             hinting = Hinting(retriever(backend), int(cfg.k), bool(cfg.teacher.repeat_hint))
         timing = play(
             todo, suite, agent, backend, limits_from(cfg), int(cfg.batch_size),
-            on_finish=lambda rec: run.append(TRAJECTORIES, rec.to_dict()), hinting=hinting,
+            on_finish=lambda rec: run.append(out_file, rec.to_dict()), hinting=hinting, fewshot=fewshot,
         )
     else:
         log.info("%s: all %d episodes already in %s; nothing to play", stage, len(specs), run.path)
     wanted = {s.id for s in specs}
     records = [r for i, r in unique_by(run.records(TRAJECTORIES), "episode_id").items() if i in wanted]
     metrics = episode_metrics(records)
+    metrics_file = f"metrics{shard.suffix()}.json"
     if timing is not None:
         metrics["last_session"] = timing
-    elif (run.path / "metrics.json").exists():
-        metrics["last_session"] = json.loads((run.path / "metrics.json").read_text()).get("last_session")
-    run.write_json("metrics.json", metrics)
+    elif (run.path / metrics_file).exists():
+        metrics["last_session"] = json.loads((run.path / metrics_file).read_text()).get("last_session")
+    run.write_json(metrics_file, metrics)
     return run, metrics
 
 

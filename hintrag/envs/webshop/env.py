@@ -23,7 +23,6 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from omegaconf import DictConfig
 
@@ -32,6 +31,7 @@ from hintrag.envs.webshop import pages
 from hintrag.envs.webshop.data import CATEGORIES, CATEGORY_OF, Catalog, resolve_data_dir
 from hintrag.envs.webshop.goals import Goal, build
 from hintrag.envs.webshop.reward import get_reward, options_json
+from hintrag.envs.webshop.search import SearchEngine
 from hintrag.errors import ConfigError
 
 SEARCH_K = 50
@@ -42,12 +42,6 @@ _ACTION = re.compile(r"(.+)\[(.+)\]")
 # Goal index ranges of the original's baseline splits (baseline_models/env.py): test 0-499,
 # eval 500-1499, train the rest. The paper's runs take the first episodes of test.
 SPLITS = {"test": (0, 500), "valid": (500, 1500), "train": (1500, None), "all": (0, None)}
-
-
-class SearchEngine(Protocol):
-    """Anything that ranks the catalog for a query: ASINs, best first."""
-
-    def search(self, query: str, k: int = SEARCH_K) -> list[str]: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,51 @@
+"""Shared by the rollout benchmarks: play the configured episodes once, in memory, and count."""
+
+from __future__ import annotations
+
+import time
+
+from omegaconf import DictConfig
+
+from hintrag.agents import make_agent
+from hintrag.envs import make_suite
+from hintrag.llm import Request, make_backend
+from hintrag.records import EpisodeRecord
+from hintrag.rollout import limits_from, play
+from hintrag.stages.rollout import select_episodes
+
+
+class CountingBackend:
+    """Wraps a backend and adds up the prompt tokens it really prefilled."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.prefill = 0
+        self.prompt = 0
+
+    def generate(self, requests: list[Request]):
+        out = self.inner.generate(requests)
+        self.prefill += sum(c.prefill_tokens for c in out)
+        self.prompt += sum(c.prompt_tokens for c in out)
+        return out
+
+    def release(self, session: str) -> None:
+        self.inner.release(session)
+
+
+def measure(cfg: DictConfig) -> tuple[dict, list[EpisodeRecord]]:
+    """Play the config's episodes without touching the run store; timings, token counts, records."""
+    suite = make_suite(cfg.env)
+    specs = select_episodes(suite, cfg.split, cfg.n_episodes)
+    backend = CountingBackend(make_backend(cfg.backend, cfg.model, cfg.generation))
+    records: list[EpisodeRecord] = []
+    started = time.perf_counter()
+    timing = play(specs, suite, make_agent(cfg.agent, cfg.env), backend, limits_from(cfg), int(cfg.batch_size),
+                  records.append)
+    wall = time.perf_counter() - started
+    stats = {"prefill_tokens": backend.prefill, "prompt_tokens": backend.prompt, **timing, "wall_s": wall,
+             "episodes_per_s": len(specs) / wall}
+    return stats, records
+
+
+def actions(records: list[EpisodeRecord]) -> dict[str, list[str]]:
+    return {r.episode_id: [s.action for s in r.trace] for r in records}

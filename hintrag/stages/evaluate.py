@@ -1,0 +1,37 @@
+"""`mode=eval`: play an evaluation split with a student (base model + adapter, no retrieval, no hint
+block, no few-shot example by default) or with any agent config, writing Stage A's records and
+metrics so Base, RAG teacher, SFT and Distill runs compare directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, open_dict
+
+from hintrag.errors import ConfigError
+from hintrag.stages.rollout import play_stage
+from hintrag.store import find_run, run_key
+
+
+def student_cfg(cfg: DictConfig, root: Path) -> DictConfig:
+    """The config the student plays under: the trained adapter loaded, the example left out."""
+    train = find_run("train", cfg, root)
+    adapter = train.path / "adapter" if train else None
+    if adapter is None or not (adapter / "adapter_config.json").is_file():
+        raise ConfigError(f"no trained adapter at {root / 'train' / run_key('train', cfg)}/adapter; run "
+                          f"`python run.py mode=train train.regime={cfg.train.regime}` with the same settings first")
+    out = cfg.copy()
+    with open_dict(out):
+        out.model.adapter = str(adapter)
+    return out
+
+
+def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
+    play_cfg = student_cfg(cfg, root) if cfg.eval.student else cfg
+    run_, metrics = play_stage("eval", play_cfg, root, fewshot=bool(cfg.eval.fewshot) or not cfg.eval.student)
+    who = f"student ({cfg.train.regime}, adapter {play_cfg.model.adapter})" if cfg.eval.student else "agent"
+    print(f"eval {who}: {metrics['n_episodes']} episodes, success {metrics['success_rate']:.1%}, "
+          f"score {metrics['score']:.1f}, mean steps {metrics['mean_steps']:.1f}, "
+          f"mean tokens/episode {metrics['mean_total_tokens']:.0f} -> {run_.path}")
+    return {"run": str(run_.path), **metrics}

@@ -1,0 +1,66 @@
+"""Stage D, `mode=train`: a student from the successes of a teacher run (distill) or of the base
+agent (sft, the baseline), trained with the hint block and the few-shot example removed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from hintrag.agents import make_agent
+from hintrag.errors import ConfigError, NothingToDo
+from hintrag.stages.rollout import TRAJECTORIES
+from hintrag.store import find_run, open_run, run_key, unique_by, upstream
+from hintrag.training import data
+from hintrag.training.sft import train_adapter
+from hintrag.validate import validate_model
+
+REGIMES = {"distill": "teacher", "sft": "rollout"}
+
+
+def source_records(cfg: DictConfig, root: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The trajectories the student learns from, found by the upstream stage's key."""
+    stage, src_cfg = upstream("train", cfg)
+    source = find_run(stage, src_cfg, root)
+    records = list(unique_by(source.records(TRAJECTORIES), "episode_id").values()) if source else []
+    if not records:
+        command = "mode=teacher" if stage == "teacher" else "mode=rollout"
+        raise ConfigError(f"no {stage} trajectories at {root / stage / run_key(stage, src_cfg)}; run "
+                          f"`python run.py {command} split={cfg.train.source_split}` with the same settings first")
+    return source.key, records
+
+
+def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
+    if cfg.train.regime not in REGIMES:
+        raise ConfigError(f"train.regime={cfg.train.regime!r}; choose one of {', '.join(REGIMES)}")
+    if int(cfg.lora_rank) < 1:
+        raise ConfigError(f"lora_rank={cfg.lora_rank} must be >= 1")
+    source_key, records = source_records(cfg, root)
+    agent = make_agent(cfg.agent, cfg.env)
+    examples, dropped = data.build(records, agent, float(cfg.train.min_reward), cfg.env.get("invalid_action_text"))
+    if not examples:
+        raise NothingToDo(
+            f"no usable training examples in {REGIMES[cfg.train.regime]} run {source_key}: "
+            f"{len(records)} episodes read, dropped {dict(dropped)} (kept: reward >= {cfg.train.min_reward}, "
+            f"no invalid action); play more episodes or lower train.min_reward"
+        )
+    validate_model(cfg)
+    run_ = open_run("train", cfg, root)
+    train_set, eval_set = data.split(examples, float(cfg.train.eval_fraction), int(cfg.train.seed))
+    data.write_jsonl(run_.path / "dataset" / "train.jsonl", train_set)
+    if eval_set:
+        data.write_jsonl(run_.path / "dataset" / "eval.jsonl", eval_set)
+    manifest = {
+        "source_stage": REGIMES[cfg.train.regime], "source_run": source_key, "regime": cfg.train.regime,
+        "episodes_read": len(records), "kept": len(examples), "dropped": dict(dropped),
+        "train_examples": len(train_set), "eval_examples": len(eval_set),
+    }
+    run_.write_json("manifest.json", manifest)
+    metrics = train_adapter(cfg, run_.path / "dataset" / "train.jsonl",
+                            run_.path / "dataset" / "eval.jsonl" if eval_set else None, run_.path)
+    run_.write_json("metrics.json", {**manifest, **metrics})
+    print(f"train ({cfg.train.regime}, {metrics['quantization']}, r={cfg.lora_rank}): {len(train_set)} examples "
+          f"from {source_key}, loss {metrics['first_loss']} -> {metrics['last_loss']}, "
+          f"{metrics['train_runtime_s']}s, {metrics['tokens_per_s']} tokens/s -> {run_.path / 'adapter'}")
+    return {"run": str(run_.path), **manifest, **metrics}

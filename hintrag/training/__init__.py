@@ -1,0 +1,1 @@
+"""Stage D: training data from successful trajectories, and LoRA/QLoRA fine-tuning with trl."""

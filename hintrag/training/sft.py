@@ -1,0 +1,128 @@
+"""LoRA / QLoRA supervised fine-tuning with trl's SFTTrainer, loss on assistant turns only.
+
+QLoRA (4-bit NF4 backbone, 8-bit AdamW) needs a GPU; on CPU the same recipe runs as plain LoRA
+in float32. Checkpoints go to the run folder, and a rerun resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from hintrag.errors import ConfigError
+from hintrag.llm.models import local_folder
+from hintrag.training.template import training_template
+
+log = logging.getLogger(__name__)
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def quantization(train: DictConfig) -> str:
+    """`4bit` or `none`, with one clear message about what runs where."""
+    import torch
+
+    gpu = torch.cuda.is_available()
+    wanted = str(train.quantization)
+    if wanted not in ("auto", "4bit", "none"):
+        raise ConfigError(f"train.quantization={wanted!r}; choose auto, 4bit or none")
+    if wanted == "4bit" and not gpu:
+        raise ConfigError("train.quantization=4bit (QLoRA) needs a CUDA GPU; on CPU use train.quantization=auto or none")
+    chosen = "4bit" if wanted == "4bit" or (wanted == "auto" and gpu) else "none"
+    log.info("training with %s", "QLoRA: 4-bit NF4 backbone, 8-bit AdamW (GPU)" if chosen == "4bit"
+             else f"plain LoRA in float32 ({'GPU' if gpu else 'CPU: no GPU, so no 4-bit QLoRA'})")
+    return chosen
+
+
+def _load_model(cfg: DictConfig, quant: str) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    folder = local_folder(cfg.model, cfg.backend.cache_dir)
+    if quant == "4bit":
+        from peft import prepare_model_for_kbit_training
+
+        bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                 bnb_4bit_compute_dtype=torch.bfloat16)
+        model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=bnb, dtype=torch.bfloat16,
+                                                     device_map={"": 0})
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+
+
+def sft_config(cfg: DictConfig, output_dir: Path, quant: str, has_eval: bool) -> Any:
+    import torch
+    from trl import SFTConfig
+
+    train = cfg.train
+    gpu = torch.cuda.is_available()
+    return SFTConfig(
+        output_dir=str(output_dir), num_train_epochs=float(train.epochs),
+        per_device_train_batch_size=int(train.batch_size), per_device_eval_batch_size=int(train.batch_size),
+        gradient_accumulation_steps=int(train.grad_accum), learning_rate=float(train.lr),
+        warmup_steps=float(train.warmup_ratio), lr_scheduler_type=str(train.scheduler),
+        weight_decay=float(train.weight_decay), label_smoothing_factor=float(train.label_smoothing),
+        max_length=int(train.max_length), seed=int(train.seed), data_seed=int(train.seed),
+        assistant_only_loss=True, packing=False,
+        optim="paged_adamw_8bit" if quant == "4bit" else "adamw_torch",
+        bf16=gpu, gradient_checkpointing=quant == "4bit",
+        save_strategy="steps", save_steps=int(train.save_steps), save_total_limit=int(train.keep_checkpoints),
+        eval_strategy="epoch" if has_eval else "no", logging_steps=1, report_to=list(train.report_to),
+        include_num_input_tokens_seen="all", dataloader_num_workers=0, disable_tqdm=False,
+    )
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
+def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run_dir: Path) -> dict[str, Any]:
+    """Fine-tune LoRA adapters on the dataset; write `adapter/` atomically; return training metrics."""
+    from datasets import load_dataset
+    from peft import LoraConfig
+    from transformers import AutoTokenizer
+    from trl import SFTTrainer
+
+    quant = quantization(cfg.train)
+    files = {"train": str(train_file), **({"eval": str(eval_file)} if eval_file else {})}
+    data = load_dataset("json", data_files=files)
+    tokenizer = AutoTokenizer.from_pretrained(local_folder(cfg.model, cfg.backend.cache_dir))
+    override = Path(cfg.train.chat_template).read_text() if cfg.train.chat_template else None
+    tokenizer.chat_template = training_template(tokenizer, data["train"]["messages"], override)
+    rank = int(cfg.lora_rank)
+    lora = LoraConfig(r=rank, lora_alpha=int(cfg.train.lora_alpha or 2 * rank), lora_dropout=float(cfg.train.lora_dropout),
+                      target_modules=LORA_TARGETS, bias="none", task_type="CAUSAL_LM")
+    checkpoints = run_dir / "checkpoints"
+    trainer = SFTTrainer(
+        model=_load_model(cfg, quant), args=sft_config(cfg, checkpoints, quant, eval_file is not None),
+        train_dataset=data["train"], eval_dataset=data.get("eval"), processing_class=tokenizer, peft_config=lora,
+    )
+    resume = last_checkpoint(checkpoints)
+    if resume:
+        log.info("resuming from %s", resume)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    wall = time.perf_counter() - started
+    tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".adapter."))
+    trainer.save_model(str(tmp))
+    shutil.rmtree(run_dir / "adapter", ignore_errors=True)
+    os.replace(tmp, run_dir / "adapter")
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    return {
+        "quantization": quant, "resumed_from": resume, "train_runtime_s": round(wall, 2),
+        "train_loss": result.training_loss, "first_loss": history[0]["loss"] if history else None,
+        "last_loss": history[-1]["loss"] if history else None, "steps": trainer.state.global_step,
+        "tokens_seen": tokens, "tokens_per_s": round(tokens / wall, 1) if wall else None,
+        "eval_loss": next((h["eval_loss"] for h in reversed(trainer.state.log_history) if "eval_loss" in h), None),
+    }

@@ -1,0 +1,109 @@
+"""Results: the paper's table layout from the run store, Figure 3, W&B offline contents, the pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, make_cfg, tiny_overrides
+
+from hintrag import report
+from hintrag.stages import run_mode
+
+SECRET = "sk-hintrag-report-test-123"
+
+
+def cell(regime: str, agent: str, success: float, tokens: float, done: int = 4, k: int | None = None) -> report.Cell:
+    metrics = {"success_rate": success, "score": 100 * success, "mean_steps": 10.0, "mean_total_tokens": tokens}
+    return report.Cell(regime, agent, k, f"{regime}-{agent}-{k}", done, 4, metrics)
+
+
+CELLS = [cell("Base", "react", 0.5, 40000), cell("RAG", "react", 0.75, 50000, k=3), cell("RAG", "react", 0.25, 52000, k=1),
+         cell("SFT", "react", 0.5, 30000, done=2), cell("Distill", "react", 1.0, 20000), cell("Base", "stateact", 0.25, 45000)]
+
+
+def test_main_table_has_the_papers_layout_and_marks_incomplete_runs() -> None:
+    rows = report.main_table(CELLS, ["react", "stateact"], 3, webshop=False)
+    assert rows[0] == ["regime", "react success", "react steps", "react tokens", "stateact success", "stateact steps",
+                       "stateact tokens"]
+    assert [r[0] for r in rows[1:]] == ["Base", "RAG", "SFT", "Distill"]
+    assert rows[1][1:4] == ["50.00", "10.00", "40.00k"] and rows[2][1] == "75.00"  # RAG at k=3, not k=1
+    assert rows[3][1] == "50.00*" and rows[4][1:] == ["100.00", "10.00", "20.00k", "-", "-", "-"]
+    web = report.main_table(CELLS, ["react"], 3, webshop=True)
+    assert web[0] == ["regime", "react score", "react success", "react steps", "react tokens"]
+    assert report.k_table(CELLS, ["react"], webshop=False) == [["agent", "k=1", "k=3"], ["react", "25.00", "75.00"]]
+    md = report.markdown(rows)
+    assert md.splitlines()[1] == "|---|---|---|---|---|---|---|" and "| Distill | 100.00 |" in md
+    assert report.to_csv(rows).splitlines()[0].startswith("regime,react success")
+
+
+def test_figure3_is_written_as_png_and_svg(tmp_path: Path) -> None:
+    report.figure3(CELLS, ["react", "stateact"], 3, False, tmp_path / "figure3", "t")
+    assert (tmp_path / "figure3.png").stat().st_size > 1000 and b"<svg" in (tmp_path / "figure3.svg").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def pipeline_store(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, alfworld_data: Path):
+    """The whole pipeline with the tiny model, W&B offline, an API key in the environment."""
+    root = tmp_path_factory.mktemp("store")
+    args = tiny_overrides(tiny_model_dir, alfworld_data, root) + [
+        "pipeline.train_episodes=2", "n_episodes=2", "pipeline.max_steps=2", f"extractor.model.path={tiny_model_dir}",
+        "extractor.model.gguf_file=null", "extractor.model.name=tiny-random", "hints.max_new_tokens=8",
+        "logger=wandb", "retrieval=tfidf"]
+    env = {**os.environ, "WANDB_MODE": "offline", "OPENAI_API_KEY": SECRET}
+    first = subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return root, args, env, first.stdout
+
+
+def test_pipeline_runs_every_stage_and_prints_the_table(pipeline_store) -> None:
+    root, _, _, out = pipeline_store
+    assert {p.name for p in root.iterdir()} >= {"rollout", "extract", "teacher", "report", "wandb"}
+    assert "nothing to do for 'D: distill student'" in out and "no usable training examples" in out
+    assert "skipping 'distill student on the evaluation split'" in out
+    assert "| regime | react success | react steps | react tokens |" in out
+    assert "| Base | 0.00 | 2.00 |" in out and "figure: " in out
+    folder = next((root / "report").iterdir())
+    assert {"table.md", "table.csv", "k_table.csv", "figure3.png", "figure3.svg"} <= {p.name for p in folder.iterdir()}
+
+
+def test_rerun_resumes_and_does_no_new_work(pipeline_store) -> None:
+    root, args, env, _ = pipeline_store
+    before = {p: p.read_bytes() for p in root.rglob("trajectories.jsonl")}
+    again = subprocess.run([sys.executable, "run.py", *args, "logger=none"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "nothing to play" in again.stderr + again.stdout
+    assert {p: p.read_bytes() for p in root.rglob("trajectories.jsonl")} == before
+
+
+def test_wandb_offline_runs_hold_config_metrics_tables_and_figure(pipeline_store) -> None:
+    from wandb_offline import summary
+
+    root = pipeline_store[0]
+    runs = {}
+    for path in sorted((root / "wandb").glob("offline-run-*/run-*.wandb")):
+        info = summary(path)
+        runs.setdefault(info["job_type"], []).append((path, info))
+    assert {"rollout", "extract", "teacher", "report"} <= set(runs)
+    for job, found in runs.items():
+        for path, info in found:
+            assert f"stage:{job}" in info["tags"] and "env:alfworld" in info["tags"] and "model:tiny-random" in info["tags"]
+            assert info["group"] == "alfworld-tiny-random" and info["config"]["env"]["name"] == "alfworld"
+    teacher_tags = runs["teacher"][0][1]["tags"]
+    assert "k:3" in teacher_tags
+    rollout_path, rollout = runs["rollout"][0]
+    assert {"success_rate", "mean_total_tokens", "trajectories"} <= rollout["history"]
+    tables = list((rollout_path.parent / "files" / "media" / "table").glob("trajectories_*.table.json"))
+    table = json.loads(tables[0].read_text())
+    assert table["columns"] == ["episode", "task_type", "success", "reward", "steps", "tokens", "trace"]
+    assert len(table["data"]) == 2 and table["data"][0][6].endswith("trajectories.jsonl#L1")
+    assert "hint_bank" in runs["extract"][0][1]["history"]
+    assert "figure3" in runs["report"][0][1]["history"]
+    files = [p for p in (root / "wandb").rglob("*") if p.is_file()]
+    assert not [p for p in files if SECRET.encode() in p.read_bytes()]

@@ -1,0 +1,169 @@
+"""Stage D: training data keeps no hint and no few-shot text; training resumes; students evaluate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_cfg, tiny_overrides
+
+from hintrag import store
+from hintrag.agents import AGENTS, make_agent
+from hintrag.agents.examples import load_examples
+from hintrag.errors import ConfigError
+from hintrag.stages import run_mode
+from hintrag.training import data
+from hintrag.training.template import CHATML_TRAINING, training_template
+
+HINTS = ["ZQX-HINT-ONE open {receptacle} first.", "ZQX-HINT-TWO check {object} twice."]
+EXTRA = "ZQX-HINT-EXTRA look before you leap."
+TASK_OBS = {"alfworld": "You are in the middle of a room. You see a desk 1.\n\nYour task is to: put a cd in desk.",
+            "webshop": "WebShop [SEP] Instruction: [SEP] i need a red hat under 20 dollars [SEP] Search"}
+CATEGORY = {"alfworld": "pick_and_place_simple", "webshop": "fashion"}
+OUTPUTS = {"react": ["think: find the cd", "go to desk 1", "go to desk 1"],
+           "act": ["go to desk 1", "take cd 1 from desk 1", "take cd 1 from desk 1"],
+           "stateact": ["goal: x\nthought: hm\naction: go to desk 1", "goal: x\naction: look", "goal: x\naction: look"]}
+
+
+def teacher_record(agent, env: str, agent_name: str) -> dict:
+    """A teacher episode as the rollout loop writes it: hints in the opening, an extra hint on a repeat."""
+    opening = agent.opening(TASK_OBS[env], CATEGORY[env], hints=HINTS)
+    trace = [{"output": o, "action": agent.parse(o).action, "kind": agent.parse(o).kind, "observation": f"obs {i}",
+              "prompt_tokens": 1, "completion_tokens": 1, "finish_reason": "eos", "extra_hint": EXTRA if i == 2 else ""}
+             for i, o in enumerate(OUTPUTS[agent_name])]
+    return {"episode_id": "e1", "category": CATEGORY[env], "task": "t", "initial_observation": TASK_OBS[env],
+            "success": True, "reward": 1.0, "steps": 3, "invalid_actions": 0, "prompt": opening, "trace": trace,
+            "retrieval": {"hints": [{"id": "h", "text": h} for h in HINTS]}}
+
+
+@pytest.mark.parametrize("env", ["alfworld", "webshop"])
+@pytest.mark.parametrize("agent_name", AGENTS)
+def test_no_hint_and_no_fewshot_text_survives(env: str, agent_name: str) -> None:
+    cfg = make_cfg(f"env={env}", f"agent={agent_name}")
+    agent = make_agent(cfg.agent, cfg.env)
+    rec = teacher_record(agent, env, agent_name)
+    assert any(HINTS[0] in m["content"] for m in rec["prompt"])  # the teacher did see them
+    example = load_examples(env)[CATEGORY[env]]
+    assert any(example.initial_observation in m["content"] for m in rec["prompt"])
+    chat = data.to_example(rec, agent).messages
+    text = "\n".join(m["content"] for m in chat)
+    for hint in HINTS + [EXTRA]:
+        assert hint not in text
+    assert "ZQX" not in text and cfg.agent.hint_header not in text and cfg.agent.extra_hint_prefix not in text
+    assert example.initial_observation not in text and cfg.agent.example_header not in text
+    assert not any(s.thought and s.thought in text for s in example.steps)
+    assert [m["role"] for m in chat] == ["system", "user"] + ["assistant", "user"] * 2 + ["assistant"]
+    assert chat[1]["content"] == TASK_OBS[env]
+    assert [m["content"] for m in chat if m["role"] == "assistant"] == [agent.turn_text(o) for o in OUTPUTS[agent_name]]
+
+
+def test_drop_reasons() -> None:
+    ok = {"reward": 1.0, "success": True, "invalid_actions": 0, "trace": [{"observation": "fine"}]}
+    assert data.drop_reason(ok, 1.0, None) is None
+    assert data.drop_reason({**ok, "reward": 0.5, "success": False}, 1.0, None) == "not_successful"
+    assert data.drop_reason({**ok, "reward": 0.5, "success": False}, 0.5, None) is None
+    assert data.drop_reason({**ok, "invalid_actions": 1}, 1.0, None) == "invalid_action"
+    assert data.drop_reason({**ok, "trace": [{"observation": "Invalid action!"}]}, 1.0, "Invalid action!") == \
+        "invalid_action"
+
+
+def test_chatml_training_template_renders_like_the_model_and_marks_the_end_token(embedded_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(embedded_model_dir)
+    chat = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": "a b"}]
+    assert training_template(tok, [chat]) == CHATML_TRAINING
+    out = tok.apply_chat_template(chat, chat_template=CHATML_TRAINING, tokenize=True, return_dict=True,
+                                  return_assistant_tokens_mask=True)
+    marked = [t for t, m in zip(out["input_ids"], out["assistant_masks"]) if m]
+    assert tok.decode(marked) == "a b<|im_end|>"
+
+
+@pytest.fixture(scope="module")
+def stage_a(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, alfworld_data: Path):
+    root = tmp_path_factory.mktemp("store")
+    base = tiny_overrides(tiny_model_dir, alfworld_data, root) + ["max_steps=2", "train.regime=sft"]
+    run_mode(make_cfg(*base, "mode=rollout", "split=train", "n_episodes=3"))
+    return root, base
+
+
+def test_zero_usable_examples_is_one_clear_error(stage_a) -> None:
+    root, base = stage_a
+    with pytest.raises(ConfigError, match=r"no usable training examples in rollout run .*-train-.*not_successful"):
+        run_mode(make_cfg(*base, "mode=train"))
+    with pytest.raises(ConfigError, match=r"no teacher trajectories at .*mode=teacher split=train"):
+        run_mode(make_cfg(*base, "mode=train", "train.regime=distill"))
+    with pytest.raises(ConfigError, match="lora_rank"):
+        run_mode(make_cfg(*base, "mode=train", "lora_rank=0"))
+
+
+def test_train_resumes_from_its_checkpoint_then_the_student_evaluates(stage_a, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trl
+
+    root, base = stage_a
+    cfg = make_cfg(*base, "mode=train", "train.min_reward=0", "train.batch_size=1", "train.grad_accum=1",
+                   "train.save_steps=1", "lora_rank=4")
+    original = trl.SFTTrainer._save_checkpoint
+    saved = []
+
+    def die_after_first_checkpoint(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        saved.append(self.state.global_step)
+        raise KeyboardInterrupt  # preempted right after writing checkpoint-1
+
+    monkeypatch.setattr(trl.SFTTrainer, "_save_checkpoint", die_after_first_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        run_mode(cfg)
+    monkeypatch.setattr(trl.SFTTrainer, "_save_checkpoint", original)
+    folder = root / "train" / store.run_key("train", cfg)
+    assert saved == [1] and (folder / "checkpoints" / "checkpoint-1").is_dir() and not (folder / "adapter").exists()
+
+    summary = run_mode(cfg)
+    assert summary["resumed_from"].endswith("checkpoint-1") and summary["steps"] == summary["train_examples"] == 3
+    assert (folder / "adapter" / "adapter_config.json").is_file()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["source_stage"] == "rollout" and manifest["kept"] == 3 and manifest["dropped"] == {}
+    from datasets import load_dataset
+
+    assert load_dataset("json", data_files=str(folder / "dataset" / "train.jsonl"))["train"].num_rows == 3
+
+    result = run_mode(make_cfg(*base, "mode=eval", "train.min_reward=0", "train.batch_size=1", "train.grad_accum=1",
+                               "train.save_steps=1", "lora_rank=4", "n_episodes=2"))
+    records = [json.loads(line) for line in (Path(result["run"]) / "trajectories.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(len(r["prompt"]) == 2 and r["retrieval"] is None for r in records)
+    assert store.signature("eval", make_cfg(*base, "mode=eval", "train.min_reward=0", "train.batch_size=1",
+                                            "train.grad_accum=1", "train.save_steps=1", "lora_rank=4"))["upstream"] \
+        == folder.name
+
+
+@pytest.mark.slow
+def test_distill_then_eval_with_the_embedded_model(tmp_path: Path, alfworld_data: Path) -> None:
+    """The whole chain on the real SmolLM2: Stage A, B (local extractor), C on train games, D, student eval.
+
+    SmolLM2-135M essentially never wins an ALFWorld game, so this keeps every teacher episode
+    (train.min_reward=0) to exercise training for real on a handful of examples."""
+    common = [f"env.data_dir={alfworld_data}", f"store.root={tmp_path}", "max_steps=3", "train.min_reward=0",
+              "train.max_length=1024", "lora_rank=8", "hints.max_new_tokens=96", "retrieval=tfidf"]
+    run_mode(make_cfg(*common, "mode=rollout", "split=train", "n_episodes=3"))
+    run_mode(make_cfg(*common, "mode=extract"))
+    teacher = run_mode(make_cfg(*common, "mode=teacher", "split=train", "n_episodes=3"))
+    trained = run_mode(make_cfg(*common, "mode=train"))
+    assert trained["source_stage"] == "teacher" and trained["source_run"] == Path(teacher["run"]).name
+    assert trained["kept"] == 3 and trained["steps"] >= 1 and trained["tokens_seen"] > 0
+    student = run_mode(make_cfg(*common, "mode=eval", "n_episodes=2"))
+    base = run_mode(make_cfg(*common, "mode=rollout", "n_episodes=2"))
+    assert student["n_episodes"] == base["n_episodes"] == 2
+    assert set(student) >= {"success_rate", "score", "mean_steps", "mean_total_tokens"}
+
+
+def test_training_curves_reach_wandb_offline(stage_a, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wandb_offline import summary
+
+    root, base = stage_a
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run_mode(make_cfg(*base, "mode=train", "train.min_reward=0", "lora_rank=2", "logger=wandb"))
+    runs = [summary(p) for p in (root / "wandb").glob("offline-run-*/run-*.wandb")]
+    train = [r for r in runs if r["job_type"] == "train"]
+    assert len(train) == 1 and "stage:train" in train[0]["tags"]
+    assert {"train", "train_loss", "kept"} <= train[0]["history"]  # trl's curves (train/loss, ...) and ours
