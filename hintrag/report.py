@@ -158,6 +158,7 @@ def figure3(cells: Sequence[Cell], agents: Sequence[str], k: int, webshop: bool,
             ax.annotate(regime, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set_xlabel("tokens per episode (thousands, retrieval included)")
     ax.set_ylabel("score" if webshop else "success rate (%)")
+    ax.set_ylim(-2, 102)  # both are percentages; a fixed axis keeps figures of different runs comparable
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     if ax.collections:

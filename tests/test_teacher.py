@@ -97,39 +97,32 @@ def test_teacher_without_bank_is_one_clear_error(tmp_path: Path, tiny_model_dir:
         run_mode(make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "mode=teacher", "k=0"))
 
 
-def test_multirun_over_k_reuses_stage_a_and_bank(chain) -> None:
+def sweep_teachers(chain, *args: str) -> tuple[Path, list[str]]:
+    """Run a `-m` teacher sweep over k in a subprocess; check it made no new Stage A run and no new bank."""
     root, base, extract = chain
     from hintrag.envs.alfworld import TASK_TYPES
 
     write_bank(Path(extract["run"]), list(TASK_TYPES))
-    before = sorted(p.name for p in (root / "rollout").iterdir()), sorted(p.name for p in (root / "extract").iterdir())
-    proc = subprocess.run(
-        [sys.executable, "run.py", "-m", "mode=teacher", "k=1,2", "retrieval=tfidf", "split=valid_unseen",
-         "n_episodes=1", *base], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    upstream = lambda: [sorted(p.name for p in (root / s).iterdir()) for s in ("rollout", "extract")]  # noqa: E731
+    before = upstream()
+    proc = subprocess.run([sys.executable, "run.py", "-m", "mode=teacher", "retrieval=tfidf", "split=valid_unseen",
+                           "n_episodes=1", *args, *base], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    teachers = sorted(p.name for p in (root / "teacher").iterdir())
+    assert upstream() == before  # no new Stage A run, no new bank
+    return root, sorted(p.name for p in (root / "teacher").iterdir())
+
+
+def test_multirun_over_k_reuses_stage_a_and_bank(chain) -> None:
+    root, teachers = sweep_teachers(chain, "k=1,2")
     assert any("-k1-" in t for t in teachers) and any("-k2-" in t for t in teachers)
-    after = sorted(p.name for p in (root / "rollout").iterdir()), sorted(p.name for p in (root / "extract").iterdir())
-    assert after == before  # no new Stage A run, no new bank
     for t in teachers:
         rec = json.loads((root / "teacher" / t / "trajectories.jsonl").read_text().splitlines()[0])
         assert len(rec["retrieval"]["hints"]) == (1 if "-k1-" in t else 2)
 
 
 def test_submitit_local_runs_the_k_sweep_as_separate_processes(chain) -> None:
-    root, base, extract = chain
-    from hintrag.envs.alfworld import TASK_TYPES
-
-    write_bank(Path(extract["run"]), list(TASK_TYPES))
-    before = sorted(p.name for p in (root / "rollout").iterdir()), sorted(p.name for p in (root / "extract").iterdir())
-    proc = subprocess.run(
-        [sys.executable, "run.py", "-m", "hydra/launcher=submitit_local", "mode=teacher", "k=1,3", "retrieval=tfidf",
-         "split=valid_unseen", "n_episodes=1", *base], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    root, teachers = sweep_teachers(chain, "hydra/launcher=submitit_local", "k=1,3")
     jobs = [p for p in root.glob("hydra/multirun/*/*/.submitit/*") if p.is_dir() and p.name.isdigit()]
     assert len({p.name for p in jobs}) == 2  # two submitit jobs; locally a job id is its process id
     assert all(list(p.glob("*_log.out")) for p in jobs)
-    teachers = [p.name for p in (root / "teacher").iterdir()]
     assert any("-k1-" in t for t in teachers) and any("-k3-" in t for t in teachers)
-    after = sorted(p.name for p in (root / "rollout").iterdir()), sorted(p.name for p in (root / "extract").iterdir())
-    assert after == before

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 Message = dict[str, str]
 
@@ -35,6 +35,12 @@ class Completion:
     finish_reason: str  # eos | stop | length | context
     prefill_tokens: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+
+
+def chat_prompt_ids(tokenizer: Any, messages: list[Message]) -> list[int]:
+    """Token ids of the chat-templated prompt, as both local engines count and feed them."""
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return tokenizer(text, add_special_tokens=False).input_ids
 
 
 class Backend(Protocol):

@@ -20,7 +20,7 @@ import torch
 from omegaconf import DictConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, GenerationConfig
 
-from hintrag.llm.base import Completion, Message, Request
+from hintrag.llm.base import Completion, Message, Request, chat_prompt_ids
 from hintrag.llm.models import local_folder
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,7 @@ class HFBackend:
 
     # -- token accounting -------------------------------------------------------------------
     def prompt_ids(self, messages: list[Message]) -> list[int]:
-        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return self.tokenizer(text, add_special_tokens=False).input_ids
+        return chat_prompt_ids(self.tokenizer, messages)
 
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         return len(self.prompt_ids(messages))

@@ -13,7 +13,7 @@ import logging
 from omegaconf import DictConfig
 
 from hintrag.errors import ConfigError
-from hintrag.llm.base import Completion, Message, Request
+from hintrag.llm.base import Completion, Message, Request, chat_prompt_ids
 from hintrag.llm.models import local_folder
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,7 @@ class VLLMBackend:
         self.max_context = int(model.max_context)
 
     def prompt_ids(self, messages: list[Message]) -> list[int]:
-        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return self.tokenizer(text, add_special_tokens=False).input_ids
+        return chat_prompt_ids(self.tokenizer, messages)
 
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         return len(self.prompt_ids(messages))
