@@ -11,7 +11,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
@@ -56,6 +56,7 @@ class _Live:
     spare_hints: list[str] = field(default_factory=list)  # next-ranked hints for a repeat hint
     trace: list[StepRecord] = field(default_factory=list)
     run_length: int = 0  # identical consecutive actions so far
+    error: str = ""  # why the model call failed, for an errored episode
     won: bool = False
     reward: float = 0.0
     end_reason: str = ""
@@ -79,8 +80,9 @@ def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | Non
 
 def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits, hinting: Hinting | None) -> None:
     """Apply one model turn to its episode and decide whether the episode ends."""
-    if completion.finish_reason == "context":
-        live.end_reason = "context"
+    if completion.finish_reason in ("context", "error"):
+        live.end_reason = "errored" if completion.finish_reason == "error" else "context"
+        live.error = completion.extra.get("error", "")
         return
     parsed = agent.parse(completion.text)
     if parsed.kind == "think":
@@ -139,12 +141,13 @@ def play(
     limits: Limits,
     batch_size: int,
     on_finish: Callable[[EpisodeRecord], None],
+    on_error: Callable[[dict[str, Any]], None] | None = None,
     hinting: Hinting | None = None,
     fewshot: bool = True,
 ) -> dict[str, float]:
     """Run `specs` in lockstep batches; call `on_finish` with each record as soon as it ends."""
     queue, live = deque(specs), []  # type: deque[EpisodeSpec], list[_Live]
-    started, steps, calls = time.perf_counter(), 0, 0
+    started, steps, calls, errored = time.perf_counter(), 0, 0, 0
     with tqdm(total=len(specs), desc="episodes", unit="ep", dynamic_ncols=True) as bar:
         while queue or live:
             while queue and len(live) < batch_size:
@@ -158,19 +161,24 @@ def play(
             running = []
             for x, completion in zip(live, completions):
                 _advance(x, completion, agent, limits, hinting)
-                steps += completion.finish_reason != "context"
+                steps += completion.finish_reason not in ("context", "error")
                 if not x.end_reason:
                     running.append(x)
                     continue
                 backend.release(x.spec.id)
                 x.episode.close()
-                on_finish(_record(x))
+                if x.end_reason == "errored":  # not a failure of the agent: kept out, retried next run
+                    errored += 1
+                    if on_error:
+                        on_error({"episode_id": x.spec.id, "step": len(x.trace), "error": x.error})
+                else:
+                    on_finish(_record(x))
                 bar.update(1)
             live = running
             bar.set_postfix(steps=steps, running=len(live))
     wall = time.perf_counter() - started
     return {
-        "wall_s": round(wall, 2), "episodes": len(specs), "steps": steps, "model_calls": calls,
+        "wall_s": round(wall, 2), "episodes": len(specs), "errored": errored, "steps": steps, "model_calls": calls,
         "s_per_episode": round(wall / max(1, len(specs)), 3), "s_per_step": round(wall / max(1, steps), 4),
     }
 

@@ -32,9 +32,9 @@ class Completion:
     text: str
     prompt_tokens: int
     completion_tokens: int
-    finish_reason: str  # eos | stop | length | context
+    finish_reason: str  # eos | stop | length | context | error (failed after the backend's retries)
     prefill_tokens: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def chat_prompt_ids(tokenizer: Any, messages: list[Message]) -> list[int]:

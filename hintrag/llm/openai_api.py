@@ -2,8 +2,10 @@
 
 The key is read from the environment variable named by `backend.api_key_env` at call time and is
 never stored in the config, the run store or logs. Retries with exponential backoff are the
-`openai` client's own (`max_retries`); requests run concurrently in a thread pool. Structured
-output asks for a JSON schema first and falls back to JSON mode, then to plain text, the first
+`openai` client's own (`max_retries`); requests run concurrently in a thread pool. A request
+that still fails after the retries (HTTP errors, timeouts, refused connections, a broken body)
+comes back as a Completion with finish_reason "error" and the message in `extra["error"]`, never
+as a crash of the whole batch. Structured output asks for a JSON schema first and falls back to JSON mode, then to plain text, the first
 time a server rejects one of them.
 """
 
@@ -23,8 +25,7 @@ log = logging.getLogger(__name__)
 FORMATS = ("json_schema", "json_object", "text")  # tried in this order when a request wants JSON
 
 
-class BackendError(RuntimeError):
-    """The endpoint failed after the client's retries (HTTP errors, timeouts, refused connections)."""
+ERROR = "error"  # Completion.finish_reason of a request that failed after the client's retries
 
 
 def api_key(backend: DictConfig) -> str:
@@ -86,10 +87,19 @@ class OpenAIBackend:
                     log.warning("server rejected response_format=%s (%s); falling back", kind, err.message[:120])
                     self._formats.pop(0)
                     continue
-                raise BackendError(f"bad request: {err.message[:300]}") from err
-            except self._openai.APIError as err:  # retries exhausted: connection, timeout, 429, 5xx
-                raise BackendError(f"{type(err).__name__}: {str(err)[:300]}") from err
-            return self._completion(resp)
+                return self._error(f"bad request: {err.message[:300]}")
+            except (self._openai.APIError, ValueError) as err:  # retries exhausted, or a body that is not JSON
+                return self._error(f"{type(err).__name__}: {str(err)[:300]}")
+            try:
+                return self._completion(resp)
+            except (AttributeError, IndexError, TypeError) as err:  # a 200 whose JSON lacks the fields
+                return self._error(f"malformed response: {err}")
+
+    @staticmethod
+    def _error(message: str) -> Completion:
+        """A request that failed after the client's retries: the caller decides (an episode is marked errored)."""
+        log.warning("request failed after retries: %s", message)
+        return Completion("", 0, 0, "error", extra={"error": message})
 
     @staticmethod
     def _completion(resp) -> Completion:

@@ -21,7 +21,7 @@ from hintrag.errors import ConfigError
 from hintrag.hints.bank import Bank, Candidate, deduplicate
 from hintrag.hints.extract import HINTS_SCHEMA, extraction_messages, parse_hints, trace_text
 from hintrag.llm import Request, make_backend
-from hintrag.llm.openai_api import BackendError
+from hintrag.llm.openai_api import ERROR
 from hintrag.stages.rollout import TRAJECTORIES
 from hintrag.store import Run, find_run, open_run, run_key, unique_by, upstream_cfg
 from hintrag.validate import validate_model
@@ -62,14 +62,14 @@ def propose(cfg: DictConfig, run: Run, todo: list[dict[str, Any]]) -> int:
     with tqdm(total=len(todo), desc="extract", unit="ep", dynamic_ncols=True) as bar:
         for start in range(0, len(todo), size):
             batch = todo[start : start + size]
-            try:
-                outs = backend.generate([_request(cfg, rec) for rec in batch])
-            except BackendError as err:  # left for the next run; never counted as a proposal
-                log.warning("extractor failed for %d episodes (%s); they will be retried on the next run", len(batch), err)
-                errored += len(batch)
-                bar.update(len(batch))
-                continue
+            outs = backend.generate([_request(cfg, rec) for rec in batch])
             for rec, out in zip(batch, outs):
+                if out.finish_reason == ERROR:  # left for the next run; never counted as a proposal
+                    log.warning("extractor failed for %s (%s); retried on the next run", rec["episode_id"],
+                                out.extra.get("error"))
+                    errored += 1
+                    bar.update(1)
+                    continue
                 parsed = parse_hints(out.text, int(cfg.hints.max_hints), int(cfg.hints.max_chars),
                                      [h["text"] for h in cfg.hints.format_example])
                 run.append(PROPOSALS, {

@@ -23,6 +23,7 @@ from hintrag.validate import validate_model
 log = logging.getLogger(__name__)
 
 TRAJECTORIES = "trajectories.jsonl"
+ERRORS = "errors.jsonl"  # episodes whose model calls failed after retries; they are played again on a rerun
 
 
 def select_episodes(suite: Suite, split: str, n_episodes: int | None) -> list[EpisodeSpec]:
@@ -69,7 +70,8 @@ def play_stage(
             hinting = Hinting(retriever(backend), int(cfg.k), bool(cfg.teacher.repeat_hint))
         timing = play(
             todo, suite, agent, backend, limits_from(cfg), int(cfg.batch_size),
-            on_finish=lambda rec: run.append(out_file, rec.to_dict()), hinting=hinting, fewshot=fewshot,
+            on_finish=lambda rec: run.append(out_file, rec.to_dict()), on_error=lambda e: run.append(ERRORS, e),
+            hinting=hinting, fewshot=fewshot,
         )
     else:
         log.info("%s: all %d episodes already in %s; nothing to play", stage, len(specs), run.path)
@@ -82,6 +84,9 @@ def play_stage(
     elif (run.path / metrics_file).exists():
         metrics["last_session"] = json.loads((run.path / metrics_file).read_text()).get("last_session")
     run.write_json(metrics_file, metrics)
+    if timing and timing["errored"]:
+        log.warning("%s: %d episode(s) errored (model calls failed after retries; see %s); rerun to play them again",
+                    stage, timing["errored"], run.path / ERRORS)
     return run, metrics
 
 

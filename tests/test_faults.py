@@ -1,0 +1,129 @@
+"""Model-side faults against a real local OpenAI-compatible server made to fail on purpose.
+
+HTTP 429 and 500, a server that hangs past the timeout, a refused connection, a truncated body:
+the client retries with backoff; when retries run out the request comes back as an error, the
+episode is marked errored (kept out of the trajectories, never scored as a failure) and a rerun
+plays it again.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import make_cfg
+
+from hintrag import store
+from hintrag.llm import Request, make_backend
+from hintrag.stages import run_mode
+
+
+class FaultServer:
+    """/v1/chat/completions answering from a script: '429', '500', 'hang', 'truncated', or 'ok' (the default)."""
+
+    def __init__(self) -> None:
+        self.script: list[str] = []
+        self.always: str | None = None
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None: ...
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.requests += 1
+                behaviour = server.always or (server.script.pop(0) if server.script else "ok")
+                if behaviour == "hang":
+                    time.sleep(3)
+                if behaviour in ("429", "500"):
+                    body = json.dumps({"error": {"message": f"injected {behaviour}"}}).encode()
+                    self.send_response(int(behaviour))
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                full = json.dumps({
+                    "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "look"}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13}}).encode()
+                body = full[: len(full) // 2] if behaviour == "truncated" else full
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def server():
+    s = FaultServer()
+    yield s
+    s.httpd.shutdown()
+
+
+def backend(url: str, retries: int = 2, timeout: float = 1.0):
+    cfg = make_cfg("backend=openai", f"backend.base_url={url}", f"backend.max_retries={retries}",
+                   f"backend.timeout_s={timeout}", "model.path=m", "model.gguf_file=null")
+    return make_backend(cfg.backend, cfg.model, cfg.generation)
+
+
+def ask(b) -> object:
+    return b.generate([Request([{"role": "user", "content": "hi"}], 4)])[0]
+
+
+@pytest.mark.parametrize("faults", [["429"], ["500"], ["429", "500"], ["hang"]])
+def test_transient_faults_are_retried_with_backoff(server: FaultServer, faults: list[str]) -> None:
+    server.script = list(faults)
+    out = ask(backend(server.url))
+    assert (out.text, out.prompt_tokens, out.completion_tokens, out.finish_reason) == ("look", 11, 2, "eos")
+    assert server.requests == len(faults) + 1
+
+
+@pytest.mark.parametrize("fault,kind", [("500", "InternalServerError"), ("429", "RateLimitError"),
+                                        ("hang", "APITimeoutError"), ("truncated", "")])
+def test_exhausted_retries_come_back_as_an_error_not_a_crash(server: FaultServer, fault: str, kind: str) -> None:
+    server.always = fault
+    out = ask(backend(server.url, retries=1))
+    assert out.finish_reason == "error" and out.text == "" and kind in out.extra["error"]
+    assert server.requests == (1 if fault == "truncated" else 2)
+
+
+def test_refused_connection_is_an_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.perf_counter()
+    out = ask(backend(f"http://127.0.0.1:{port}/v1", retries=1))
+    assert out.finish_reason == "error" and "APIConnectionError" in out.extra["error"]
+    assert time.perf_counter() - started < 30
+
+
+def test_errored_episodes_are_not_scored_and_are_played_on_the_next_run(server: FaultServer, tmp_path: Path,
+                                                                        alfworld_data: Path) -> None:
+    cfg = make_cfg("mode=rollout", "backend=openai", f"backend.base_url={server.url}", "backend.max_retries=1",
+                   "backend.timeout_s=1", "model.path=m", "model.gguf_file=null", "model.name=fault-server",
+                   "n_episodes=2", "max_steps=2", f"env.data_dir={alfworld_data}", f"store.root={tmp_path}")
+    server.always = "500"
+    summary = run_mode(cfg)
+    folder = tmp_path / "rollout" / store.run_key("rollout", cfg)
+    assert summary["n_episodes"] == 0 and summary["last_session"]["errored"] == 2
+    assert not (folder / "trajectories.jsonl").exists()
+    errors = [json.loads(line) for line in (folder / "errors.jsonl").read_text().splitlines()]
+    assert len(errors) == 2 and all("InternalServerError" in e["error"] for e in errors)
+
+    server.always = None  # the server recovers: the rerun plays both episodes
+    summary = run_mode(cfg)
+    records = [json.loads(line) for line in (folder / "trajectories.jsonl").read_text().splitlines()]
+    assert summary["n_episodes"] == 2 and len(records) == 2
+    assert all(r["steps"] == 2 and r["end_reason"] == "max_steps" for r in records)
