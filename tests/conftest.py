@@ -15,6 +15,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 ALFWORLD_DATA = Path(os.environ.get("ALFWORLD_DATA", ROOT.parent / "shared" / "data" / "alfworld"))
+WEBSHOP_DATA = Path(os.environ.get("WEBSHOP_DATA", ROOT.parent / "shared" / "data" / "webshop"))
 
 
 def make_cfg(*overrides: str) -> DictConfig:
@@ -28,6 +29,13 @@ def alfworld_data() -> Path:
     if not (ALFWORLD_DATA / "json_2.1.1").is_dir():
         pytest.fail(f"ALFWorld data not found at {ALFWORLD_DATA}; set ALFWORLD_DATA (CI uses ../shared/data/alfworld)")
     return ALFWORLD_DATA
+
+
+@pytest.fixture(scope="session")
+def webshop_data() -> Path:
+    if not (WEBSHOP_DATA / "reference").is_dir():
+        pytest.fail(f"WebShop data not found at {WEBSHOP_DATA}; set WEBSHOP_DATA (CI uses ../shared/data/webshop)")
+    return WEBSHOP_DATA
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from hintrag import store
 from hintrag.stages import run_mode
 
-WEBSHOP_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "webshop"
 
 
 @pytest.mark.slow
@@ -32,10 +31,10 @@ def test_same_config_twice_gives_identical_trajectories(tmp_path: Path, alfworld
 
 
 @pytest.fixture(scope="module")
-def webshop_suite():
+def webshop_suite(webshop_data: Path):
     from hintrag.envs import make_suite
 
-    return make_suite(make_cfg("env=webshop", f"env.data_dir={WEBSHOP_DATA}").env)
+    return make_suite(make_cfg("env=webshop", f"env.data_dir={webshop_data}").env)
 
 
 ACTION = st.one_of(

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_cfg, tiny_overrides
+from conftest import ROOT, tiny_overrides
 
 from hintrag import report
-from hintrag.stages import run_mode
 
 SECRET = "sk-hintrag-report-test-123"
 

@@ -4,12 +4,11 @@ read off a trace, the shipped examples (loaded, annotated, replayable in the env
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
-from conftest import make_cfg
+from conftest import WEBSHOP_DATA, make_cfg
 
 from hintrag.agents import AGENTS, make_agent
 from hintrag.agents.examples import EXAMPLES_DIR, ExampleEpisode, ExampleStep, load_examples
@@ -17,7 +16,7 @@ from hintrag.agents.stateact import read_block, webshop_goal, webshop_states
 from hintrag.envs import make_suite
 from hintrag.envs.webshop.data import CATEGORIES
 
-DATA = Path(os.environ.get("WEBSHOP_DATA", Path(__file__).resolve().parents[1].parent / "shared/data/webshop"))
+DATA = WEBSHOP_DATA
 TASK = "Find me a blue ceramic mug with size: 12 oz, and price lower than 20.00 dollars"
 HEAD = f"Instruction: [SEP] {TASK} [SEP] Back to Search"
 RESULTS_1 = f"{HEAD} [SEP] Page 1 (Total results: 50) [SEP] Next > [SEP] B0000000A1 [SEP] Glass Jar [SEP] $4.0"
@@ -108,10 +107,8 @@ def test_webshop_opening_builds(name: str) -> None:
     assert [m["role"] for m in plain] == ["system", "user"] and plain[-1]["content"] == observation
 
 
-def test_shipped_examples_replay_in_the_env() -> None:
+def test_shipped_examples_replay_in_the_env(webshop_data: Path) -> None:
     """Each example, played again in the env, gives the same pages and a 1.0 purchase."""
-    if not DATA.is_dir():
-        pytest.fail(f"WebShop data not found at {DATA}; set WEBSHOP_DATA (CI uses ../shared/data/webshop)")
     suite = make_suite(make_cfg("env=webshop", f"env.data_dir={DATA}").env)
     specs = {s.id: s for s in suite.episodes("train")}
     for category, trace in json.loads((EXAMPLES_DIR / "webshop.json").read_text())["examples"].items():

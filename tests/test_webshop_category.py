@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from conftest import WEBSHOP_DATA
 
 from hintrag.envs.webshop import category
 from hintrag.envs.webshop.data import CATEGORIES, CATEGORY_OF
 from hintrag.envs.webshop.env import SPLITS
 from hintrag.envs.webshop.goals import build
 
-DATA = Path(os.environ.get("WEBSHOP_DATA", Path(__file__).resolve().parents[1].parent / "shared/data/webshop"))
+DATA = WEBSHOP_DATA
 # Measured 1.000 on the 500 test goals (0.9997 on all 6910); the margin allows a library update.
 MIN_TEST_ACCURACY = 0.98
 
 
 @pytest.fixture(scope="module")
-def classifier() -> category.CategoryClassifier:
-    if not DATA.is_dir():
-        pytest.fail(f"WebShop data not found at {DATA}; set WEBSHOP_DATA (CI uses ../shared/data/webshop)")
+def classifier(webshop_data: Path) -> category.CategoryClassifier:
     category.configure(DATA)
     return category.classifier()
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import pytest
+from conftest import WEBSHOP_DATA
 from omegaconf import OmegaConf
 
 from hintrag.envs.webshop.env import WebShopSuite, page_name, parse_action
 
-DATA = Path(os.environ.get("WEBSHOP_DATA", Path(__file__).resolve().parents[1].parent / "shared/data/webshop"))
+DATA = WEBSHOP_DATA
 INVALID = "Invalid action!"
 NAV = {"back to search", "< prev", "next >"}
 
@@ -23,9 +23,7 @@ def _jsonl(name: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def episodes() -> list[dict]:
-    if not (DATA / "reference").is_dir():
-        pytest.fail(f"WebShop data not found at {DATA}; set WEBSHOP_DATA (CI uses ../shared/data/webshop)")
+def episodes(webshop_data: Path) -> list[dict]:
     return _jsonl("ref_episodes_text.jsonl.gz")
 
 

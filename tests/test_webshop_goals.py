@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import random
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from conftest import WEBSHOP_DATA
 from omegaconf import OmegaConf
 
 from hintrag.envs.webshop.data import CATEGORIES, load_products, parse_options, parse_pricing, resolve_data_dir
@@ -17,14 +17,12 @@ from hintrag.envs.webshop.env import WebShopSuite
 from hintrag.envs.webshop.goals import build, price_limit
 from hintrag.errors import ConfigError
 
-DATA = Path(os.environ.get("WEBSHOP_DATA", Path(__file__).resolve().parents[1].parent / "shared/data/webshop"))
+DATA = WEBSHOP_DATA
 
 
 @pytest.fixture(scope="module")
-def data() -> Path:
-    if not (DATA / "reference").is_dir():
-        pytest.fail(f"WebShop data not found at {DATA}; set WEBSHOP_DATA (CI uses ../shared/data/webshop)")
-    return DATA
+def data(webshop_data: Path) -> Path:
+    return webshop_data
 
 
 @pytest.fixture(scope="module")

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import pytest
+from conftest import WEBSHOP_DATA
 
 from hintrag.envs.webshop.goals import build
 from hintrag.envs.webshop.reward import fuzzy_score, get_reward, normalize_color, option_matches, options_json
 
-DATA = Path(os.environ.get("WEBSHOP_DATA", Path(__file__).resolve().parents[1].parent / "shared/data/webshop"))
+DATA = WEBSHOP_DATA
 
 
 @pytest.fixture(scope="module")
-def world():
-    if not (DATA / "reference").is_dir():
-        pytest.fail(f"WebShop data not found at {DATA}; set WEBSHOP_DATA (CI uses ../shared/data/webshop)")
+def world(webshop_data: Path):
     return build(DATA, seed=42)
 
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+from conftest import WEBSHOP_DATA
 
 from hintrag.envs.webshop import search
 from hintrag.errors import ConfigError
 
-DATA = Path(os.environ.get("WEBSHOP_DATA", Path(__file__).resolve().parents[1].parent / "shared/data/webshop"))
+DATA = WEBSHOP_DATA
 REFERENCE = DATA / "reference" / "ref_search_top50.jsonl.gz"
 
 
 @pytest.fixture(scope="module")
-def references() -> list[dict]:
+def references(webshop_data: Path) -> list[dict]:
     if not (DATA / search.DOCUMENTS_FILE).is_file() or not REFERENCE.is_file():
-        pytest.fail(f"WebShop data not found at {DATA}; set WEBSHOP_DATA (CI uses ../shared/data/webshop)")
+        pytest.fail(f"{DATA} lacks {search.DOCUMENTS_FILE} or the search reference file")
     with gzip.open(REFERENCE, "rt") as f:
         return [json.loads(line) for line in f]
 
