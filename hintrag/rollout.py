@@ -21,6 +21,7 @@ from hintrag.agents.base import THINK_OK
 from hintrag.envs import Episode, EpisodeSpec, Suite
 from hintrag.hints.retrieval import Retrieved, Retriever, hint_record
 from hintrag.llm import Backend, Completion, Message, Request
+from hintrag.llm.base import ERROR
 from hintrag.records import EpisodeRecord, StepRecord
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,8 @@ def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | Non
 
 def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits, hinting: Hinting | None) -> None:
     """Apply one model turn to its episode and decide whether the episode ends."""
-    if completion.finish_reason in ("context", "error"):
-        live.end_reason = "errored" if completion.finish_reason == "error" else "context"
+    if completion.finish_reason in ("context", ERROR):
+        live.end_reason = "errored" if completion.finish_reason == ERROR else "context"
         live.error = completion.extra.get("error", "")
         return
     parsed = agent.parse(completion.text)
@@ -161,7 +162,7 @@ def play(
             running = []
             for x, completion in zip(live, completions):
                 _advance(x, completion, agent, limits, hinting)
-                steps += completion.finish_reason not in ("context", "error")
+                steps += completion.finish_reason not in ("context", ERROR)
                 if not x.end_reason:
                     running.append(x)
                     continue

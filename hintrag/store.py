@@ -46,10 +46,12 @@ def _select(cfg: DictConfig, dotted: str) -> Any:
     return value
 
 
-def with_split(cfg: DictConfig, split: str) -> DictConfig:
+def with_values(cfg: DictConfig, values: dict[str, Any]) -> DictConfig:
+    """A copy of `cfg` with dotted keys set, e.g. {"split": "train", "train.regime": "sft"}."""
     out = cfg.copy()
     with open_dict(out):
-        out.split = split
+        for key, value in values.items():
+            OmegaConf.update(out, key, value, force_add=True)
     return out
 
 
@@ -61,19 +63,15 @@ def upstream(stage: str, cfg: DictConfig) -> tuple[str, DictConfig] | None:
     its adapter.
     """
     if stage == "extract":
-        return "rollout", with_split(cfg, cfg.hints.source_split)
+        return "rollout", with_values(cfg, {"split": cfg.hints.source_split})
     if stage == "teacher":
         return "extract", cfg
     if stage == "train":
-        return ("teacher" if cfg.train.regime == "distill" else "rollout"), with_split(cfg, cfg.train.source_split)
+        stage = "teacher" if cfg.train.regime == "distill" else "rollout"
+        return stage, with_values(cfg, {"split": cfg.train.source_split})
     if stage == "eval" and cfg.eval.student:
         return "train", cfg
     return None
-
-
-def upstream_cfg(stage: str, cfg: DictConfig) -> DictConfig:
-    found = upstream(stage, cfg)
-    return found[1] if found else cfg
 
 
 def signature(stage: str, cfg: DictConfig) -> dict[str, Any]:

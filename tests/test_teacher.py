@@ -20,7 +20,7 @@ from hintrag.stages import run_mode
 def test_k_sweep_shares_stage_a_and_bank_keys() -> None:
     cfgs = [make_cfg("mode=teacher", f"k={k}", "env.data_dir=/d") for k in (1, 3, 6, 9)]
     assert len({store.run_key("extract", c) for c in cfgs}) == 1
-    assert len({store.run_key("rollout", store.upstream_cfg("extract", c)) for c in cfgs}) == 1
+    assert len({store.run_key(*store.upstream("extract", c)) for c in cfgs}) == 1
     assert len({store.run_key("teacher", c) for c in cfgs}) == 4
     assert store.signature("extract", cfgs[0])["upstream"] == store.run_key("rollout", make_cfg("split=train",
                                                                                                 "env.data_dir=/d"))

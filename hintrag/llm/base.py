@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 Message = dict[str, str]
+ERROR = "error"  # Completion.finish_reason of a request that failed after the backend's retries
 
 
 @dataclass

@@ -18,14 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from omegaconf import DictConfig
 
 from hintrag.errors import ConfigError
-from hintrag.llm.base import Completion, Message, Request
+from hintrag.llm.base import ERROR, Completion, Message, Request
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("json_schema", "json_object", "text")  # tried in this order when a request wants JSON
 
 
-ERROR = "error"  # Completion.finish_reason of a request that failed after the client's retries
 
 
 def api_key(backend: DictConfig) -> str:
@@ -99,7 +98,7 @@ class OpenAIBackend:
     def _error(message: str) -> Completion:
         """A request that failed after the client's retries: the caller decides (an episode is marked errored)."""
         log.warning("request failed after retries: %s", message)
-        return Completion("", 0, 0, "error", extra={"error": message})
+        return Completion("", 0, 0, ERROR, extra={"error": message})
 
     @staticmethod
     def _completion(resp) -> Completion:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from hintrag.errors import ConfigError
 from hintrag.stages.rollout import play_stage
-from hintrag.store import find_run, run_key
+from hintrag.store import find_run, run_key, with_values
 
 
 def student_cfg(cfg: DictConfig, root: Path) -> DictConfig:
@@ -21,10 +21,7 @@ def student_cfg(cfg: DictConfig, root: Path) -> DictConfig:
     if adapter is None or not (adapter / "adapter_config.json").is_file():
         raise ConfigError(f"no trained adapter at {root / 'train' / run_key('train', cfg)}/adapter; run "
                           f"`python run.py mode=train train.regime={cfg.train.regime}` with the same settings first")
-    out = cfg.copy()
-    with open_dict(out):
-        out.model.adapter = str(adapter)
-    return out
+    return with_values(cfg, {"model.adapter": str(adapter)})
 
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:

@@ -17,13 +17,12 @@ from typing import Any
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from hintrag.errors import ConfigError
 from hintrag.hints.bank import Bank, Candidate, deduplicate
 from hintrag.hints.extract import HINTS_SCHEMA, extraction_messages, parse_hints, trace_text
 from hintrag.llm import Request, make_backend
-from hintrag.llm.openai_api import ERROR
-from hintrag.stages.rollout import TRAJECTORIES
-from hintrag.store import Run, find_run, open_run, run_key, unique_by, upstream_cfg
+from hintrag.llm.base import ERROR
+from hintrag.stages.rollout import upstream_trajectories
+from hintrag.store import Run, open_run, unique_by
 from hintrag.validate import validate_model
 
 log = logging.getLogger(__name__)
@@ -33,14 +32,7 @@ BANK = "bank.json"
 
 
 def failed_episodes(cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
-    src = upstream_cfg("extract", cfg)
-    source = find_run("rollout", src, root)
-    records = list(unique_by(source.records(TRAJECTORIES), "episode_id").values()) if source else []
-    if not records:
-        raise ConfigError(
-            f"no Stage A trajectories at {root / 'rollout' / run_key('rollout', src)}; run "
-            f"`python run.py mode=rollout split={src.split}` with the same env, agent, model, seed and max_steps first"
-        )
+    source, records = upstream_trajectories("extract", cfg, root)
     return source, [r for r in records if not r["success"]]
 
 

@@ -11,20 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from hintrag.envs import make_suite
 from hintrag.errors import NothingToDo
+from hintrag.store import with_values
 from hintrag.validate import validate_model
 
 
 def step_cfg(cfg: DictConfig, mode: str, **overrides: Any) -> DictConfig:
-    out = cfg.copy()
-    with open_dict(out):
-        out.mode = mode
-        for key, value in overrides.items():
-            out[key] = value
-    return out
+    return with_values(cfg, {"mode": mode, **overrides})
 
 
 def steps(cfg: DictConfig) -> list[tuple[str, str, DictConfig]]:
@@ -40,9 +36,7 @@ def steps(cfg: DictConfig) -> list[tuple[str, str, DictConfig]]:
         ("RAG teacher on the evaluation split", "teacher", step_cfg(cfg, "teacher")),
     ]
     for regime in cfg.pipeline.regimes:
-        regime_cfg = step_cfg(cfg, "train")
-        with open_dict(regime_cfg):
-            regime_cfg.train.regime = regime
+        regime_cfg = step_cfg(cfg, "train", **{"train.regime": regime})
         plan.append((f"D: {regime} student", "train", regime_cfg))
         plan.append((f"{regime} student on the evaluation split", "eval", step_cfg(regime_cfg, "eval")))
     plan.append(("report", "report", step_cfg(cfg, "report")))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
-import json
 from typing import Any, Callable
 
 from omegaconf import DictConfig
@@ -13,11 +13,11 @@ from hintrag.agents import make_agent
 from hintrag.envs import EpisodeSpec, Suite, make_suite
 from hintrag.hints.retrieval import Retriever
 from hintrag.llm import Backend, make_backend
-from hintrag.metrics import episode_metrics
 from hintrag.errors import ConfigError
+from hintrag.metrics import episode_metrics
 from hintrag.rollout import Hinting, limits_from, play
 from hintrag.shards import missing, shard_of
-from hintrag.store import Run, open_run, unique_by
+from hintrag.store import Run, find_run, open_run, run_key, unique_by, upstream
 from hintrag.validate import validate_model
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,20 @@ def select_episodes(suite: Suite, split: str, n_episodes: int | None) -> list[Ep
     if n_episodes is not None and n_episodes > len(specs):
         log.warning("n_episodes=%d but %s has %d episodes; playing all of them", n_episodes, split, len(specs))
     return specs if n_episodes is None else specs[:n_episodes]
+
+
+def upstream_trajectories(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
+    """The episodes of the run `stage` reads (found by its key), or one error naming the command that makes them."""
+    up, src = upstream(stage, cfg)
+    source = find_run(up, src, root)
+    records = list(unique_by(source.records(TRAJECTORIES), "episode_id").values()) if source else []
+    if not records:
+        label = "Stage A" if up == "rollout" else up
+        raise ConfigError(
+            f"no {label} trajectories at {root / up / run_key(up, src)}; run `python run.py mode={up} "
+            f"split={src.split}` with the same env, agent, model, seed and max_steps first"
+        )
+    return source, records
 
 
 def play_stage(

@@ -10,8 +10,8 @@ from omegaconf import DictConfig
 
 from hintrag.agents import make_agent
 from hintrag.errors import ConfigError, NothingToDo
-from hintrag.stages.rollout import TRAJECTORIES
-from hintrag.store import find_run, open_run, run_key, unique_by, upstream
+from hintrag.stages.rollout import upstream_trajectories
+from hintrag.store import open_run
 from hintrag.training import data
 from hintrag.training.sft import train_adapter
 from hintrag.validate import validate_model
@@ -21,13 +21,7 @@ REGIMES = {"distill": "teacher", "sft": "rollout"}
 
 def source_records(cfg: DictConfig, root: Path) -> tuple[str, list[dict[str, Any]]]:
     """The trajectories the student learns from, found by the upstream stage's key."""
-    stage, src_cfg = upstream("train", cfg)
-    source = find_run(stage, src_cfg, root)
-    records = list(unique_by(source.records(TRAJECTORIES), "episode_id").values()) if source else []
-    if not records:
-        command = "mode=teacher" if stage == "teacher" else "mode=rollout"
-        raise ConfigError(f"no {stage} trajectories at {root / stage / run_key(stage, src_cfg)}; run "
-                          f"`python run.py {command} split={cfg.train.source_split}` with the same settings first")
+    source, records = upstream_trajectories("train", cfg, root)
     return source.key, records
 
 
