@@ -55,6 +55,10 @@ def with_values(cfg: DictConfig, values: dict[str, Any]) -> DictConfig:
     return out
 
 
+# A student's training data: the teacher's trajectories (distill) or the base agent's (sft, the baseline).
+REGIMES = {"distill": "teacher", "sft": "rollout"}
+
+
 def upstream(stage: str, cfg: DictConfig) -> tuple[str, DictConfig] | None:
     """The stage whose output `stage` reads, and the config under which it ran.
 
@@ -67,8 +71,7 @@ def upstream(stage: str, cfg: DictConfig) -> tuple[str, DictConfig] | None:
     if stage == "teacher":
         return "extract", cfg
     if stage == "train":
-        stage = "teacher" if cfg.train.regime == "distill" else "rollout"
-        return stage, with_values(cfg, {"split": cfg.train.source_split})
+        return REGIMES[cfg.train.regime], with_values(cfg, {"split": cfg.train.source_split})
     if stage == "eval" and cfg.eval.student:
         return "train", cfg
     return None

@@ -10,6 +10,7 @@ from hintrag.errors import ConfigError
 from hintrag.hints.retrieval import RETRIEVERS
 from hintrag.llm import BACKENDS
 from hintrag.llm.models import resolve_source
+from hintrag.store import REGIMES
 
 
 def _positive(cfg: DictConfig, key: str, allow_null: bool = False) -> None:
@@ -31,6 +32,11 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
     _positive(cfg, "max_steps")
     _positive(cfg, "batch_size")
     _positive(cfg, "k")
+    _positive(cfg, "lora_rank")
+    for regime in {cfg.train.regime, *cfg.pipeline.regimes}:
+        if regime not in REGIMES:
+            raise ConfigError(f"train regime {regime!r}; choose one of {', '.join(REGIMES)} (train.regime=..., "
+                              f"pipeline.regimes=[...])")
     from hintrag.shards import shard_of
 
     shard_of(cfg)
@@ -42,11 +48,18 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
         from hintrag.llm.vllm_backend import require_vllm
 
         require_vllm()
-    if str(cfg.backend.get("device", "")).startswith("cuda"):
-        import torch
+    if str(cfg.backend.get("device", "")).startswith("cuda") and not _gpu():
+        raise ConfigError(f"backend.device={cfg.backend.device} but no CUDA GPU is visible; use backend.device=cpu")
+    if cfg.train.quantization not in ("auto", "4bit", "none"):
+        raise ConfigError(f"train.quantization={cfg.train.quantization!r}; choose auto, 4bit or none")
+    if cfg.train.quantization == "4bit" and not _gpu():
+        raise ConfigError("train.quantization=4bit (QLoRA) needs a CUDA GPU; on CPU use train.quantization=auto or none")
 
-        if not torch.cuda.is_available():
-            raise ConfigError(f"backend.device={cfg.backend.device} but no CUDA GPU is visible; use backend.device=cpu")
+
+def _gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def validate_model(cfg: DictConfig) -> None:

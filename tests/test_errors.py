@@ -32,11 +32,48 @@ def test_bad_numbers_and_splits(tmp_path: Path, alfworld_data: Path, override: s
         run_mode(make_cfg(override, f"env.data_dir={alfworld_data}", f"store.root={tmp_path}"))
 
 
-def test_missing_model_folder(tmp_path: Path, alfworld_data: Path) -> None:
-    cfg = make_cfg("model.path=/no/model", "model.gguf_file=null", f"env.data_dir={alfworld_data}",
-                   f"store.root={tmp_path}", "n_episodes=1")
-    with pytest.raises(ConfigError, match="model.path"):
+BAD_INPUT = [  # the list: overrides -> the message, which names the fix
+    (["mode=dance"], r"unknown mode 'dance'; valid modes: .*\(mode=\.\.\.\)"),
+    (["k=0", "mode=teacher"], r"k=0 must be a whole number >= 1"),
+    (["lora_rank=0", "mode=train"], r"lora_rank=0 must be a whole number >= 1"),
+    (["lora_rank=0"], r"lora_rank=0 must be"),  # the pipeline stops before Stage A, not at Stage D
+    (["pipeline.regimes=[distill,rl]"], r"train regime 'rl'; choose one of distill, sft"),
+    (["env.data_dir=/no/such/dir", "mode=rollout"], r"env.data_dir=/no/such/dir .*alfworld-download"),
+    (["model.path=/no/model", "model.gguf_file=null", "mode=rollout"], r"model folder '/no/model' does not exist"),
+    (["model.path=/no/model", "model.gguf_file=null"], r"model folder '/no/model' does not exist"),
+    (["train.quantization=4bit", "mode=train"], r"4bit \(QLoRA\) needs a CUDA GPU; on CPU use train.quantization=auto"),
+    (["backend.device=cuda", "mode=rollout"], r"no CUDA GPU is visible; use backend.device=cpu"),
+    (["mode=extract"], r"no Stage A trajectories at .*run `python run.py mode=rollout split=train"),
+    (["mode=teacher"], r"no hint bank at .*run `python run.py mode=extract"),
+    (["mode=train"], r"no teacher trajectories at .*run `python run.py mode=teacher split=train"),
+    (["mode=train", "train.regime=sft"], r"no Stage A trajectories at .*mode=rollout split=train"),
+    (["mode=eval"], r"no trained adapter at .*run `python run.py mode=train train.regime=distill"),
+]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="GPU-only options are valid on a GPU")
+@pytest.mark.parametrize("overrides,message", BAD_INPUT, ids=[" ".join(o) for o, _ in BAD_INPUT])
+def test_bad_input_is_one_clear_error_within_seconds_before_any_model_loads(
+    tmp_path: Path, alfworld_data: Path, monkeypatch: pytest.MonkeyPatch, overrides: list[str], message: str
+) -> None:
+    import transformers
+
+    def no_model(*args, **kwargs):
+        pytest.fail("a model was loaded before the input was checked")
+
+    monkeypatch.setattr(transformers.PreTrainedModel, "from_pretrained", classmethod(no_model))
+    cfg = make_cfg(f"env.data_dir={alfworld_data}", f"store.root={tmp_path}", *overrides)
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=message):
         run_mode(cfg)
+    assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize("group", ["env", "agent", "model", "backend", "retrieval", "extractor"])
+def test_unknown_group_option_lists_the_choices(group: str) -> None:
+    proc = subprocess.run([sys.executable, "run.py", f"{group}=nope"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert f"Could not find '{group}/nope'" in proc.stderr and f"Available options in '{group}'" in proc.stderr
 
 
 def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:

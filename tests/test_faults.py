@@ -10,66 +10,23 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from conftest import make_cfg
+from openai_server import FaultServer
 
 from hintrag import store
 from hintrag.llm import Request, make_backend
 from hintrag.stages import run_mode
 
 
-class FaultServer:
-    """/v1/chat/completions answering from a script: '429', '500', 'hang', 'truncated', or 'ok' (the default)."""
-
-    def __init__(self) -> None:
-        self.script: list[str] = []
-        self.always: str | None = None
-        self.requests = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None: ...
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                server.requests += 1
-                behaviour = server.always or (server.script.pop(0) if server.script else "ok")
-                if behaviour == "hang":
-                    time.sleep(3)
-                if behaviour in ("429", "500"):
-                    body = json.dumps({"error": {"message": f"injected {behaviour}"}}).encode()
-                    self.send_response(int(behaviour))
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                full = json.dumps({
-                    "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "look"}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13}}).encode()
-                body = full[: len(full) // 2] if behaviour == "truncated" else full
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def server():
     s = FaultServer()
     yield s
-    s.httpd.shutdown()
+    s.close()
 
 
 def backend(url: str, retries: int = 2, timeout: float = 1.0):
@@ -127,3 +84,25 @@ def test_errored_episodes_are_not_scored_and_are_played_on_the_next_run(server: 
     records = [json.loads(line) for line in (folder / "trajectories.jsonl").read_text().splitlines()]
     assert summary["n_episodes"] == 2 and len(records) == 2
     assert all(r["steps"] == 2 and r["end_reason"] == "max_steps" for r in records)
+
+
+def test_extractor_failures_are_retried_on_the_next_run_not_counted_as_read(
+    server: FaultServer, tmp_path: Path, alfworld_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-fault-test")
+    agent = ["backend=openai", f"backend.base_url={server.url}", "model.path=m", "model.gguf_file=null",
+             "model.name=fault-server", "max_steps=2", f"env.data_dir={alfworld_data}", f"store.root={tmp_path}"]
+    extractor = ["extractor=gpt-4o", f"extractor.backend.base_url={server.url}", "extractor.backend.max_retries=1",
+                 "extractor.backend.timeout_s=1"]
+    run_mode(make_cfg(*agent, *extractor, "mode=rollout", "split=train", "n_episodes=2"))  # 'look' twice: 2 failures
+    cfg = make_cfg(*agent, *extractor, "mode=extract")
+    server.always = "500"
+    summary = run_mode(cfg)
+    assert (summary["failures_read"], summary["failures_errored"], summary["hints_kept"]) == (0, 2, 0)
+    assert not (tmp_path / "extract" / store.run_key("extract", cfg) / "proposals.jsonl").exists()
+
+    server.always = None
+    server.reply = lambda request: json.dumps({"hints": [{"text": "Open {receptacle} before you look inside.",
+                                                          "type": "precondition"}]})
+    summary = run_mode(cfg)
+    assert (summary["failures_read"], summary["failures_errored"], summary["hints_kept"]) == (2, 0, 2)  # 2 categories

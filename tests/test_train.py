@@ -167,3 +167,46 @@ def test_training_curves_reach_wandb_offline(stage_a, monkeypatch: pytest.Monkey
     train = [r for r in runs if r["job_type"] == "train"]
     assert len(train) == 1 and "stage:train" in train[0]["tags"]
     assert {"train", "train_loss", "kept"} <= train[0]["history"]  # trl's curves (train/loss, ...) and ours
+
+
+def test_a_checkpoint_cut_short_by_a_kill_is_dropped_for_the_last_complete_one(tmp_path: Path) -> None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from hintrag.training.sft import last_checkpoint
+
+    def checkpoint(step: int, state: str | None) -> Path:
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        for name in ("adapter_model.safetensors", "optimizer.pt", "scheduler.pt"):
+            (folder / name).write_bytes(b"x")
+        if state is not None:
+            (folder / "trainer_state.json").write_text(state)
+        return folder
+
+    checkpoint(1, json.dumps({"global_step": 1}))
+    checkpoint(2, json.dumps({"global_step": 2}))
+    cut = checkpoint(3, '{"global_step": 3, "log_hi')  # killed while writing the state, the last file saved
+    bare = checkpoint(10, None)  # killed before the state
+    assert get_last_checkpoint(str(tmp_path)).endswith("checkpoint-10")  # what transformers alone would resume from
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+    assert not cut.exists() and not bare.exists() and (tmp_path / "checkpoint-1").is_dir()
+    assert last_checkpoint(tmp_path / "none") is None
+
+
+def test_a_finished_training_is_not_redone_and_grown_data_is_not_mixed_in(
+    tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import transformers
+
+    base = tiny_overrides(tiny_model_dir, alfworld_data, tmp_path) + ["max_steps=2", "train.regime=sft"]
+    student = ["mode=train", "train.min_reward=0", "train.batch_size=1", "train.grad_accum=1", "lora_rank=4"]
+    run_mode(make_cfg(*base, "mode=rollout", "split=train", "n_episodes=2"))
+    first = run_mode(make_cfg(*base, *student))
+    monkeypatch.setattr(transformers.PreTrainedModel, "from_pretrained",
+                        classmethod(lambda *a, **k: pytest.fail("a finished run loaded the model")))
+    assert run_mode(make_cfg(*base, *student)) == first
+    monkeypatch.undo()
+
+    run_mode(make_cfg(*base, "mode=rollout", "split=train", "n_episodes=3"))  # the source run grows
+    with pytest.raises(ConfigError, match=r"was started on 2 episodes of .*now has 3.*Delete .* to train on all"):
+        run_mode(make_cfg(*base, *student))

@@ -31,8 +31,6 @@ def load_bank(cfg: DictConfig, root: Path) -> tuple[str, Bank]:
 
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
-    if int(cfg.k) < 1:
-        raise ConfigError(f"k={cfg.k} must be >= 1 (hints retrieved per episode)")
     bank_key, bank = load_bank(cfg, root)
     run_, metrics = play_stage("teacher", cfg, root, retriever=lambda backend: make_retriever(cfg.retrieval, bank, backend))
     print(

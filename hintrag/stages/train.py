@@ -3,6 +3,7 @@ agent (sft, the baseline), trained with the hint block and the few-shot example 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,10 @@ from omegaconf import DictConfig
 from hintrag.agents import make_agent
 from hintrag.errors import ConfigError, NothingToDo
 from hintrag.stages.rollout import upstream_trajectories
-from hintrag.store import open_run
+from hintrag.store import REGIMES, open_run
 from hintrag.training import data
 from hintrag.training.sft import train_adapter
 from hintrag.validate import validate_model
-
-REGIMES = {"distill": "teacher", "sft": "rollout"}
-
 
 def source_records(cfg: DictConfig, root: Path) -> tuple[str, list[dict[str, Any]]]:
     """The trajectories the student learns from, found by the upstream stage's key."""
@@ -25,11 +23,11 @@ def source_records(cfg: DictConfig, root: Path) -> tuple[str, list[dict[str, Any
     return source.key, records
 
 
+def _read(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
-    if cfg.train.regime not in REGIMES:
-        raise ConfigError(f"train.regime={cfg.train.regime!r}; choose one of {', '.join(REGIMES)}")
-    if int(cfg.lora_rank) < 1:
-        raise ConfigError(f"lora_rank={cfg.lora_rank} must be >= 1")
     source_key, records = source_records(cfg, root)
     agent = make_agent(cfg.agent, cfg.env)
     examples, dropped = data.build(records, agent, float(cfg.train.min_reward), cfg.env.get("invalid_action_text"))
@@ -42,15 +40,25 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     validate_model(cfg)
     run_ = open_run("train", cfg, root)
     train_set, eval_set = data.split(examples, float(cfg.train.eval_fraction), int(cfg.train.seed))
-    data.write_jsonl(run_.path / "dataset" / "train.jsonl", train_set)
-    if eval_set:
-        data.write_jsonl(run_.path / "dataset" / "eval.jsonl", eval_set)
     manifest = {
         "source_stage": REGIMES[cfg.train.regime], "source_run": source_key, "regime": cfg.train.regime,
         "episodes_read": len(records), "kept": len(examples), "dropped": dict(dropped),
         "train_examples": len(train_set), "eval_examples": len(eval_set),
     }
+    earlier = _read(run_.path / "manifest.json")
+    if earlier is not None and earlier != manifest:
+        raise ConfigError(
+            f"train run {run_.path} was started on {earlier['episodes_read']} episodes of {source_key}, which now "
+            f"has {len(records)}; its checkpoints belong to the old data. Delete {run_.path} to train on all of them"
+        )
+    data.write_jsonl(run_.path / "dataset" / "train.jsonl", train_set)
+    if eval_set:
+        data.write_jsonl(run_.path / "dataset" / "eval.jsonl", eval_set)
     run_.write_json("manifest.json", manifest)
+    finished = _read(run_.path / "metrics.json")
+    if finished is not None and (run_.path / "adapter").is_dir():
+        print(f"train: already trained -> {run_.path / 'adapter'}")
+        return {"run": str(run_.path), **finished}
     metrics = train_adapter(cfg, run_.path / "dataset" / "train.jsonl",
                             run_.path / "dataset" / "eval.jsonl" if eval_set else None, run_.path)
     run_.write_json("metrics.json", {**manifest, **metrics})

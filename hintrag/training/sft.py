@@ -6,8 +6,10 @@ in float32. Checkpoints go to the run folder, and a rerun resumes from the last 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -16,7 +18,6 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hintrag.errors import ConfigError
 from hintrag.llm.models import local_folder
 from hintrag.training.template import training_template
 
@@ -26,15 +27,11 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 
 def quantization(train: DictConfig) -> str:
-    """`4bit` or `none`, with one clear message about what runs where."""
+    """`4bit` or `none` (the value was checked by validate_common), logged with what runs where."""
     import torch
 
     gpu = torch.cuda.is_available()
     wanted = str(train.quantization)
-    if wanted not in ("auto", "4bit", "none"):
-        raise ConfigError(f"train.quantization={wanted!r}; choose auto, 4bit or none")
-    if wanted == "4bit" and not gpu:
-        raise ConfigError("train.quantization=4bit (QLoRA) needs a CUDA GPU; on CPU use train.quantization=auto or none")
     chosen = "4bit" if wanted == "4bit" or (wanted == "auto" and gpu) else "none"
     log.info("training with %s", "QLoRA: 4-bit NF4 backbone, 8-bit AdamW (GPU)" if chosen == "4bit"
              else f"plain LoRA in float32 ({'GPU' if gpu else 'CPU: no GPU, so no 4-bit QLoRA'})")
@@ -80,10 +77,29 @@ def sft_config(cfg: DictConfig, output_dir: Path, quant: str, has_eval: bool) ->
     )
 
 
-def last_checkpoint(output_dir: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+def _complete(folder: Path, step: int) -> bool:
+    """The Trainer writes trainer_state.json last, so a readable one with the folder's step means
+    the weights, optimizer and scheduler before it were written to the end."""
+    try:
+        state = json.loads((folder / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return state.get("global_step") == step and all((folder / f).is_file() for f in ("optimizer.pt", "scheduler.pt"))
 
-    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    """The newest complete checkpoint. A newer one cut short by a kill while saving is removed with a
+    warning (transformers' get_last_checkpoint would pick it and the resume would crash)."""
+    if not output_dir.is_dir():
+        return None
+    found = sorted((int(m.group(1)), p) for p in output_dir.iterdir()
+                   if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name)))
+    for step, folder in reversed(found):
+        if _complete(folder, step):
+            return str(folder)
+        log.warning("removing %s: written only in part (the run was killed while saving it)", folder)
+        shutil.rmtree(folder)
+    return None
 
 
 def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run_dir: Path) -> dict[str, Any]:
@@ -113,6 +129,8 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - started
+    for stale in run_dir.glob(".adapter.*"):  # left by a run killed while saving its adapter
+        shutil.rmtree(stale)
     tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".adapter."))
     trainer.save_model(str(tmp))
     shutil.rmtree(run_dir / "adapter", ignore_errors=True)

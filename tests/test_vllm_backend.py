@@ -1,0 +1,112 @@
+"""The vLLM backend against a recording stand-in for vLLM's offline API (LLM, SamplingParams,
+TokensPrompt, LoRARequest, RequestOutput), for machines without a GPU such as CI.
+
+This checks our side of the contract: one generate call per step with token-id prompts counted
+like the hf backend, prefix caching and tensor parallelism from the config, a student served as a
+LoRA request, finish reasons and cached-prefix accounting. It does not show that vLLM itself runs;
+that needs a GPU (experiments/bench_batching.py backend=vllm).
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import make_cfg
+
+from hintrag.llm import Request, make_backend
+from hintrag.llm.base import chat_prompt_ids
+
+
+@dataclass
+class FakeChoice:
+    text: str
+    token_ids: list[int]
+    finish_reason: str
+    stop_reason: Any
+
+
+@dataclass
+class FakeOutput:
+    prompt_token_ids: list[int]
+    outputs: list[FakeChoice]
+    num_cached_tokens: int
+
+
+@dataclass
+class FakeLLM:
+    """Records the engine arguments and every generate call; answers from `ANSWERS` in order."""
+
+    kwargs: dict[str, Any]
+    calls: list[tuple] = field(default_factory=list)
+
+    def generate(self, prompts, params, lora_request=None, use_tqdm=True):
+        self.calls.append((prompts, params, lora_request))
+        return [FakeOutput(p["prompt_token_ids"], [ANSWERS[i]], num_cached_tokens=len(p["prompt_token_ids"]) - 5)
+                for i, p in enumerate(prompts)]
+
+
+ANSWERS = [FakeChoice("look", [1, 2], "stop", None), FakeChoice("go to desk 1\n", [3, 4, 5], "stop", "\n"),
+           FakeChoice("open", [6, 7, 8, 9], "length", None)]
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch: pytest.MonkeyPatch) -> list[FakeLLM]:
+    engines: list[FakeLLM] = []
+    vllm = types.ModuleType("vllm")
+    vllm.LLM = lambda **kwargs: engines.append(FakeLLM(kwargs)) or engines[-1]
+    vllm.SamplingParams = lambda **kwargs: kwargs
+    inputs = types.ModuleType("vllm.inputs")
+    inputs.TokensPrompt = lambda prompt_token_ids: {"prompt_token_ids": prompt_token_ids}
+    lora = types.ModuleType("vllm.lora")
+    request = types.ModuleType("vllm.lora.request")
+    request.LoRARequest = lambda name, lora_id, path: (name, lora_id, path)
+    for name, module in {"vllm": vllm, "vllm.inputs": inputs, "vllm.lora": lora, "vllm.lora.request": request}.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: object() if name == "vllm" else None)
+    return engines
+
+
+def chat(text: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": "You play a text game."}, {"role": "user", "content": text}]
+
+
+def test_one_generate_call_per_step_with_exact_counts(fake_vllm: list[FakeLLM], tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    cfg = make_cfg("backend=vllm", f"model.path={tiny_model_dir}", "model.gguf_file=null", "model.max_context=200",
+                   "backend.tensor_parallel_size=2")
+    backend = make_backend(cfg.backend, cfg.model, cfg.generation)
+    (engine,) = fake_vllm
+    assert engine.kwargs["enable_prefix_caching"] is True and engine.kwargs["tensor_parallel_size"] == 2
+    assert engine.kwargs["enable_lora"] is False and engine.kwargs["max_model_len"] == 200
+
+    requests = [Request(chat("a"), 8, stop=("\n",)), Request(chat("b"), 8, stop=("\n",)),
+                Request(chat("word " * 300), 8), Request(chat("c"), 4)]
+    out = backend.generate(requests)
+    assert len(engine.calls) == 1  # every running episode of the step in one call
+    prompts, params, lora = engine.calls[0]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    expected = [chat_prompt_ids(tokenizer, r.messages) for r in requests]
+    assert [p["prompt_token_ids"] for p in prompts] == [expected[i] for i in (0, 1, 3)]  # the too-long one is not sent
+    assert params[0]["stop"] == ["\n"] and params[0]["include_stop_str_in_output"] and params[2]["stop"] is None
+    assert lora is None
+    assert [o.finish_reason for o in out] == ["eos", "stop", "context", "length"]
+    assert [o.prompt_tokens for o in out] == [len(e) for e in expected]
+    assert [o.completion_tokens for o in out] == [2, 3, 0, 4]
+    assert out[0].prefill_tokens == 5 and out[1].text == "go to desk 1\n"
+    assert backend.count_prompt_tokens(requests[0].messages) == len(expected[0])
+
+
+def test_a_student_is_served_as_a_lora_request(fake_vllm: list[FakeLLM], tiny_model_dir: Path, tmp_path: Path) -> None:
+    cfg = make_cfg("backend=vllm", f"model.path={tiny_model_dir}", "model.gguf_file=null", f"model.adapter={tmp_path}",
+                   "lora_rank=16")
+    backend = make_backend(cfg.backend, cfg.model, cfg.generation)
+    (engine,) = fake_vllm
+    assert engine.kwargs["enable_lora"] is True and engine.kwargs["max_lora_rank"] >= 16
+    backend.generate([Request(chat("a"), 4)])
+    assert engine.calls[0][2] == ("student", 1, str(tmp_path))
