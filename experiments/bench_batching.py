@@ -9,31 +9,18 @@ Prints episodes/s of each, the ratio, and whether greedy trajectories agree.
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import hydra  # noqa: E402
-from benchlib import actions, measure  # noqa: E402
-from omegaconf import DictConfig, open_dict  # noqa: E402
+import hydra
+from benchlib import compare
+from omegaconf import DictConfig
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    results = {}
-    for size in (1, int(cfg.batch_size)):
-        with open_dict(cfg):
-            cfg.batch_size = size
-        results[size], records = measure(cfg)
-        results[size]["actions"] = actions(records)
-        r = results[size]
-        print(f"batch_size={size:<3} backend={cfg.backend.name} episodes={r['episodes']} steps={r['steps']} "
-              f"model_calls={r['model_calls']} wall_s={r['wall_s']:.1f} episodes/s={r['episodes_per_s']:.3f}")
-    one, many = results[1], results[int(cfg.batch_size)]
+    batched = int(cfg.batch_size)
+    results = compare(cfg, "batch_size", [1, batched], lambda size, r: print(
+        f"batch_size={size:<3} backend={cfg.backend.name} episodes={r['episodes']} steps={r['steps']} "
+        f"model_calls={r['model_calls']} wall_s={r['wall_s']:.1f} episodes/s={r['episodes_per_s']:.3f}"))
+    one, many = results[1], results[batched]
     print(f"episodes/s batched / sequential: {many['episodes_per_s'] / one['episodes_per_s']:.2f}x")
     print(f"identical actions in every episode: {one['actions'] == many['actions']}")
 

@@ -8,30 +8,16 @@ store; the script prints one line per setting, the ratios, and whether the traje
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import hydra  # noqa: E402
-from benchlib import actions, measure  # noqa: E402
-from omegaconf import DictConfig, open_dict  # noqa: E402
+import hydra
+from benchlib import compare
+from omegaconf import DictConfig
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    results = {}
-    for reuse in (False, True):
-        with open_dict(cfg):
-            cfg.backend.prefix_cache = reuse
-        results[reuse], records = measure(cfg)
-        results[reuse]["actions"] = actions(records)
-        r = results[reuse]
-        print(f"prefix_cache={str(reuse):5}  episodes={r['episodes']}  steps={r['steps']}  "
-              f"prompt_tokens={r['prompt_tokens']}  prefill_tokens={r['prefill_tokens']}  wall_s={r['wall_s']:.1f}")
+    results = compare(cfg, "backend.prefix_cache", [False, True], lambda reuse, r: print(
+        f"prefix_cache={str(reuse):5}  episodes={r['episodes']}  steps={r['steps']}  "
+        f"prompt_tokens={r['prompt_tokens']}  prefill_tokens={r['prefill_tokens']}  wall_s={r['wall_s']:.1f}"))
     off, on = results[False], results[True]
     print(f"prefill tokens without/with reuse: {off['prefill_tokens'] / max(1, on['prefill_tokens']):.1f}x")
     print(f"wall time without/with reuse:      {off['wall_s'] / on['wall_s']:.2f}x")

@@ -1,17 +1,21 @@
-"""Shared by the rollout benchmarks: play the configured episodes once, in memory, and count."""
+"""Shared by the rollout benchmarks: play the configured episodes once per setting, in memory, and count."""
 
 from __future__ import annotations
 
+import os
 import time
+from typing import Any, Callable
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from hintrag.agents import make_agent
-from hintrag.envs import make_suite
-from hintrag.llm import Request, make_backend
-from hintrag.records import EpisodeRecord
-from hintrag.rollout import limits_from, play
-from hintrag.stages.rollout import select_episodes
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before any hintrag import can reach transformers
+
+from hintrag.agents import make_agent  # noqa: E402
+from hintrag.envs import make_suite  # noqa: E402
+from hintrag.llm import Request, make_backend  # noqa: E402
+from hintrag.records import EpisodeRecord  # noqa: E402
+from hintrag.rollout import limits_from, play  # noqa: E402
+from hintrag.stages.rollout import select_episodes  # noqa: E402
 
 
 class CountingBackend:
@@ -49,3 +53,16 @@ def measure(cfg: DictConfig) -> tuple[dict, list[EpisodeRecord]]:
 
 def actions(records: list[EpisodeRecord]) -> dict[str, list[str]]:
     return {r.episode_id: [s.action for s in r.trace] for r in records}
+
+
+def compare(cfg: DictConfig, key: str, values: list[Any],
+            report: Callable[[Any, dict], None]) -> dict[Any, dict]:
+    """`measure` once per value of `key` (same games, same model), reporting each as it finishes;
+    each result carries its actions, to check that the settings agree."""
+    results = {}
+    for value in values:
+        OmegaConf.update(cfg, key, value, force_add=True)
+        results[value], records = measure(cfg)
+        results[value]["actions"] = actions(records)
+        report(value, results[value])
+    return results

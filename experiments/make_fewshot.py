@@ -9,7 +9,6 @@ Hydra config; ``$ALFWORLD_DATA`` works too).
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 import time
@@ -28,13 +27,13 @@ from alfworld.agents.expert import HandCodedTWAgent
 from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hintrag.agents.examples import save_examples  # noqa: E402
 from hintrag.envs.alfworld import BANNER, TASK_TYPES, check_data_dir, task_type  # noqa: E402
 
 # No-op commands the expert emits as filler ("look" on an inadmissible plan, or a random
 # admissible command when it would repeat itself); they change nothing, so they are dropped.
 FILLER = frozenset({"look", "help", "inventory"})
 MIN_STEPS, MAX_STEPS, MAX_CANDIDATES, MAX_EPISODE_STEPS = 8, 25, 10, 60
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "hintrag/agents/examples/alfworld.json"
 
 
 class FixedHandCodedAgent(HandCodedTWAgent):
@@ -123,14 +122,8 @@ def main(cfg: DictConfig) -> None:
     data_dir = check_data_dir(cfg.env.data_dir, "train").resolve()
     start = time.perf_counter()
     examples = choose_examples(data_dir)
-    payload = {
-        "env": "alfworld",
-        "source": "alfworld 0.4.2 handcoded expert on train games",
-        "examples": examples,
-    }
-    DEFAULT_OUT.parent.mkdir(parents=True, exist_ok=True)
-    DEFAULT_OUT.write_text(json.dumps(payload, indent=1) + "\n")
-    print(f"wrote {DEFAULT_OUT} in {time.perf_counter() - start:.1f}s")
+    path = save_examples("alfworld", "alfworld 0.4.2 handcoded expert on train games", examples)
+    print(f"wrote {path} in {time.perf_counter() - start:.1f}s")
 
 
 if __name__ == "__main__":

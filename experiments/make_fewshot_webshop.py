@@ -15,7 +15,6 @@ Usage: ``python experiments/make_fewshot_webshop.py env.data_dir=../shared/data/
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -27,6 +26,7 @@ import hydra
 from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hintrag.agents.examples import save_examples  # noqa: E402
 from hintrag.envs import make_suite  # noqa: E402
 from hintrag.envs.base import EpisodeSpec  # noqa: E402
 from hintrag.envs.webshop import WebShopSuite  # noqa: E402
@@ -37,7 +37,6 @@ from hintrag.errors import ConfigError  # noqa: E402
 SPLIT = "train"
 MAX_PAGES = 2  # the product must show on results page 1 or 2 of the chosen query
 MAX_GOALS = 25  # goals tried per category before giving up
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "hintrag/agents/examples/webshop.json"
 # Words the search drops anyway (Lucene English stopwords); leaving them out keeps the query short.
 _FILLER = frozenset({"and", "for", "with", "a", "an", "the", "of", "to", "in", "on"})
 _OPTIONS = re.compile(r" with [a-z][a-z ]*: ")
@@ -132,15 +131,10 @@ def main(cfg: DictConfig) -> None:
     start = time.perf_counter()
     suite = make_suite(cfg.env)
     examples = choose_examples(suite)
-    payload = {
-        "env": "webshop",
-        "source": f"scripted oracle (search, open the goal product, its options, Buy Now) on the first "
-                  f"{SPLIT} goals per category, synthetic goals with env.seed={cfg.env.seed}",
-        "examples": examples,
-    }
-    DEFAULT_OUT.parent.mkdir(parents=True, exist_ok=True)
-    DEFAULT_OUT.write_text(json.dumps(payload, indent=1) + "\n")
-    print(f"wrote {DEFAULT_OUT} in {time.perf_counter() - start:.1f}s")
+    source = (f"scripted oracle (search, open the goal product, its options, Buy Now) on the first "
+              f"{SPLIT} goals per category, synthetic goals with env.seed={cfg.env.seed}")
+    path = save_examples("webshop", source, examples)
+    print(f"wrote {path} in {time.perf_counter() - start:.1f}s")
 
 
 if __name__ == "__main__":

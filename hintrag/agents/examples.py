@@ -10,6 +10,9 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from hintrag.store import atomic_write_text
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 
@@ -26,6 +29,13 @@ class ExampleEpisode:
     category: str
     initial_observation: str
     steps: tuple[ExampleStep, ...]
+
+
+def save_examples(env: str, source: str, examples: dict[str, dict[str, Any]]) -> Path:
+    """Write an env's example traces (what `load_examples` reads); the thoughts file is left alone."""
+    path = EXAMPLES_DIR / f"{env}.json"
+    atomic_write_text(path, json.dumps({"env": env, "source": source, "examples": examples}, indent=1) + "\n")
+    return path
 
 
 @lru_cache(maxsize=None)
