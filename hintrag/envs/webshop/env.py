@@ -18,7 +18,6 @@ even its substring quirks carry over.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 from dataclasses import dataclass, field
@@ -31,11 +30,10 @@ from hintrag.envs.webshop import pages
 from hintrag.envs.webshop.data import CATEGORIES, CATEGORY_OF, Catalog, resolve_data_dir
 from hintrag.envs.webshop.goals import Goal, build
 from hintrag.envs.webshop.reward import get_reward, options_json
-from hintrag.envs.webshop.search import SearchEngine
+from hintrag.envs.webshop.search import DOCUMENTS_FILE, SearchEngine
 from hintrag.errors import ConfigError
 
 SEARCH_K = 50
-DOCUMENTS_FILE = "documents_1k.jsonl.gz"
 BASE_URL = "http://127.0.0.1:3000"
 SUB_PAGES = ("Description", "Features", "Reviews", "Attributes")
 _ACTION = re.compile(r"(.+)\[(.+)\]")
@@ -52,12 +50,11 @@ class Settings:
     max_steps: int = 15
     seed: int = 42
     search: str = "bm25"
-    cache_dir: Path = Path("~/.cache/hintrag/webshop")
+    cache_dir: Path | None = None  # None: the search's own default, $HINTRAG_CACHE/webshop
     invalid_action_text: str | None = "Invalid action!"
 
     @classmethod
     def from_config(cls, env: DictConfig) -> "Settings":
-        cache = env.get("cache_dir") or Path(os.environ.get("HINTRAG_CACHE", "~/.cache/hintrag")) / "webshop"
         max_steps = int(env.get("max_steps", 15))
         if max_steps < 1:
             raise ConfigError(f"env.max_steps={max_steps} must be at least 1")
@@ -66,7 +63,7 @@ class Settings:
             max_steps=max_steps,
             seed=int(env.get("seed", 42)),
             search=str(env.get("search", "bm25")),
-            cache_dir=Path(cache).expanduser(),
+            cache_dir=Path(env.cache_dir).expanduser() if env.get("cache_dir") else None,
             invalid_action_text=env.get("invalid_action_text", "Invalid action!"),
         )
 
@@ -156,9 +153,7 @@ class WebShopEpisode:
         self.reward = 0.0
         self.info: dict = {}
         self._rng = random.Random()
-        self._state = _Session()
-        self._page = pages.start_page(self.task)
-        self._url = f"{BASE_URL}/{self.session_id}"
+        self._to_start()
 
     def reset(self) -> Observation:
         self.steps, self.done, self.reward, self.info = 0, False, 0.0, {}
