@@ -83,7 +83,7 @@ def scan(root: Path, cfg: DictConfig, ids: Sequence[str]) -> list[Cell]:
     return cells
 
 
-def _value(cell: Cell, column: str, webshop: bool) -> str:
+def _value(cell: Cell, column: str) -> str:
     m = cell.metrics
     text = {
         "success": f"{100 * m['success_rate']:.2f}", "score": f"{m['score']:.2f}",
@@ -110,7 +110,7 @@ def main_table(cells: Sequence[Cell], agents: Sequence[str], k: int, webshop: bo
         row = [regime]
         for agent in agents:
             cell = pick(cells, regime, agent, k)
-            row += [_value(cell, c, webshop) if cell else "-" for c in cols]
+            row += [_value(cell, c) if cell else "-" for c in cols]
         rows.append(row)
     return rows
 
@@ -120,7 +120,7 @@ def k_table(cells: Sequence[Cell], agents: Sequence[str], webshop: bool) -> list
     metric = "score" if webshop else "success"
     rows = [["agent"] + [f"k={k}" for k in ks]]
     for agent in agents:
-        rows.append([agent] + [_value(cell, metric, webshop) if (cell := pick(cells, "RAG", agent, k)) else "-"
+        rows.append([agent] + [_value(cell, metric) if (cell := pick(cells, "RAG", agent, k)) else "-"
                                for k in ks])
     return rows
 

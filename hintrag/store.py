@@ -180,9 +180,6 @@ class Run:
         files = sorted(self.path.glob(f"{stem}.shard*.jsonl"))
         return [rec for f in [self.path / name, *files] for rec in read_jsonl(f)]
 
-    def finished_ids(self, name: str, id_field: str) -> set[str]:
-        return {rec[id_field] for rec in self.records(name)}
-
     def write_json(self, name: str, obj: Any) -> None:
         atomic_write_json(self.path / name, obj)
 

@@ -44,13 +44,15 @@ def _request(cfg: DictConfig, rec: dict[str, Any]) -> Request:
     return Request(messages, int(cfg.hints.max_new_tokens), json_schema=HINTS_SCHEMA)
 
 
-def propose(cfg: DictConfig, run: Run, todo: list[dict[str, Any]]) -> int:
-    """Ask the extractor about each failure; append one proposal per episode. Returns errored episodes."""
+def propose(cfg: DictConfig, run: Run, todo: list[dict[str, Any]], proposals: dict[str, dict[str, Any]]) -> int:
+    """Ask the extractor about each failure; append one proposal per episode (and add it to
+    `proposals`). Returns the number of errored episodes."""
     ex = cfg.extractor
     validate_model(ex)
     backend = make_backend(ex.backend, ex.model, ex.generation)
     errored = 0
     size = int(cfg.batch_size)
+    copies_of = [h["text"] for h in cfg.hints.format_example]  # the prompt's format example: copies are rejected
     with tqdm(total=len(todo), desc="extract", unit="ep", dynamic_ncols=True) as bar:
         for start in range(0, len(todo), size):
             batch = todo[start : start + size]
@@ -62,14 +64,15 @@ def propose(cfg: DictConfig, run: Run, todo: list[dict[str, Any]]) -> int:
                     errored += 1
                     bar.update(1)
                     continue
-                parsed = parse_hints(out.text, int(cfg.hints.max_hints), int(cfg.hints.max_chars),
-                                     [h["text"] for h in cfg.hints.format_example])
-                run.append(PROPOSALS, {
+                parsed = parse_hints(out.text, int(cfg.hints.max_hints), int(cfg.hints.max_chars), copies_of)
+                proposal = {
                     "episode_id": rec["episode_id"], "category": rec["category"], "raw": out.text,
                     "hints": [{"text": t, "type": ty} for t, ty in parsed.hints], "error": parsed.error,
                     "rejected": dict(parsed.rejected), "repaired": dict(parsed.repaired),
                     "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens,
-                })
+                }
+                run.append(PROPOSALS, proposal)
+                proposals.setdefault(rec["episode_id"], proposal)
                 bar.update(1)
     return errored
 
@@ -105,12 +108,11 @@ def bank_metrics(failures: list[dict[str, Any]], proposals: dict[str, dict[str, 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     source, failures = failed_episodes(cfg, root)
     run_ = open_run("extract", cfg, root)
-    done = run_.finished_ids(PROPOSALS, "episode_id")
-    todo = [r for r in failures if r["episode_id"] not in done]
-    errored = propose(cfg, run_, todo) if todo else 0
+    proposals = unique_by(run_.records(PROPOSALS), "episode_id")
+    todo = [r for r in failures if r["episode_id"] not in proposals]
+    errored = propose(cfg, run_, todo, proposals) if todo else 0
     if not failures:
         print(f"extract: Stage A run {source.key} has no failed episodes; the bank is empty")
-    proposals = unique_by(run_.records(PROPOSALS), "episode_id")
     bank = build_bank(cfg, failures, proposals)
     bank.save(run_.path / BANK)
     metrics = {"source_run": source.key, **bank_metrics(failures, proposals, bank, errored)}

@@ -48,6 +48,12 @@ def upstream_trajectories(stage: str, cfg: DictConfig, root: Path) -> tuple[Run,
     return source, records
 
 
+def _keep(run: Run, name: str, record: dict[str, Any], seen: dict[str, dict[str, Any]]) -> None:
+    """Append a finished record and add it to what this run has seen, so nothing is read back."""
+    run.append(name, record)
+    seen.setdefault(record["episode_id"], record)
+
+
 def play_stage(
     stage: str, cfg: DictConfig, root: Path, retriever: Callable[[Backend], Retriever] | None = None,
     fewshot: bool = True,
@@ -62,9 +68,9 @@ def play_stage(
     specs = select_episodes(suite, cfg.split, cfg.n_episodes)
     agent = make_agent(cfg.agent, cfg.env)
     run = open_run(stage, cfg, root)
-    done = run.finished_ids(TRAJECTORIES, "episode_id")
+    seen = unique_by(run.records(TRAJECTORIES), "episode_id")  # read once; new episodes are added as they finish
     if shard.merging:
-        absent = missing([s.id for s in specs], done, shard.count)
+        absent = missing([s.id for s in specs], set(seen), shard.count)
         if absent:
             raise ConfigError(
                 f"{stage}: shard(s) {', '.join(map(str, absent))} of {shard.count} are missing or unfinished in "
@@ -72,7 +78,7 @@ def play_stage(
             )
     else:
         specs = shard.select(specs)
-    todo = [] if shard.merging else [s for s in specs if s.id not in done]
+    todo = [] if shard.merging else [s for s in specs if s.id not in seen]
     out_file = TRAJECTORIES.replace(".jsonl", f"{shard.suffix()}.jsonl")
     timing = None
     if todo:
@@ -84,13 +90,13 @@ def play_stage(
             hinting = Hinting(retriever(backend), int(cfg.k), bool(cfg.teacher.repeat_hint))
         timing = play(
             todo, suite, agent, backend, limits_from(cfg), int(cfg.batch_size),
-            on_finish=lambda rec: run.append(out_file, rec.to_dict()), on_error=lambda e: run.append(ERRORS, e),
+            on_finish=lambda rec: _keep(run, out_file, rec.to_dict(), seen), on_error=lambda e: run.append(ERRORS, e),
             hinting=hinting, fewshot=fewshot,
         )
     else:
         log.info("%s: all %d episodes already in %s; nothing to play", stage, len(specs), run.path)
     wanted = {s.id for s in specs}
-    records = [r for i, r in unique_by(run.records(TRAJECTORIES), "episode_id").items() if i in wanted]
+    records = [r for i, r in seen.items() if i in wanted]
     metrics = episode_metrics(records)
     metrics_file = f"metrics{shard.suffix()}.json"
     if timing is not None:

@@ -51,14 +51,14 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
             f"train run {run_.path} was started on {earlier['episodes_read']} episodes of {source_key}, which now "
             f"has {len(records)}; its checkpoints belong to the old data. Delete {run_.path} to train on all of them"
         )
-    data.write_jsonl(run_.path / "dataset" / "train.jsonl", train_set)
-    if eval_set:
-        data.write_jsonl(run_.path / "dataset" / "eval.jsonl", eval_set)
-    run_.write_json("manifest.json", manifest)
     finished = _read(run_.path / "metrics.json")
     if finished is not None and (run_.path / "adapter").is_dir():
         print(f"train: already trained -> {run_.path / 'adapter'}")
         return {"run": str(run_.path), **finished}
+    data.write_jsonl(run_.path / "dataset" / "train.jsonl", train_set)
+    if eval_set:
+        data.write_jsonl(run_.path / "dataset" / "eval.jsonl", eval_set)
+    run_.write_json("manifest.json", manifest)
     metrics = train_adapter(cfg, run_.path / "dataset" / "train.jsonl",
                             run_.path / "dataset" / "eval.jsonl" if eval_set else None, run_.path)
     run_.write_json("metrics.json", {**manifest, **metrics})
