@@ -79,7 +79,7 @@ def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | Non
     return _Live(spec, episode, opening, started, first.text, retrieved, spare)
 
 
-def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits, hinting: Hinting | None) -> None:
+def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) -> None:
     """Apply one model turn to its episode and decide whether the episode ends."""
     if completion.finish_reason in ("context", ERROR):
         live.end_reason = "errored" if completion.finish_reason == ERROR else "context"
@@ -98,7 +98,7 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits, 
     previous = live.trace[-1].action if live.trace else None
     live.run_length = live.run_length + 1 if parsed.action == previous else 1
     extra = ""
-    if hinting and hinting.repeat_hint and live.run_length == 2 and live.spare_hints:
+    if live.run_length == 2 and live.spare_hints:  # spare hints exist only with teacher.repeat_hint
         extra = live.spare_hints.pop(0)  # one more hint, once, when the agent repeats itself
     live.trace.append(
         StepRecord(
@@ -161,7 +161,7 @@ def play(
             calls += 1
             running = []
             for x, completion in zip(live, completions):
-                _advance(x, completion, agent, limits, hinting)
+                _advance(x, completion, agent, limits)
                 steps += completion.finish_reason not in ("context", ERROR)
                 if not x.end_reason:
                     running.append(x)

@@ -186,19 +186,17 @@ class Run:
 
 def open_run(stage: str, cfg: DictConfig, root: Path) -> Run:
     """Find or create the stage's folder and save the resolved config and signature beside it."""
-    key = run_key(stage, cfg)
-    path = root / stage / key
-    path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    atomic_write_json(path / "signature.json", signature(stage, cfg))
-    return Run(stage=stage, key=key, path=path)
+    run = locate_run(stage, cfg, root)
+    run.path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run.path / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_json(run.path / "signature.json", signature(stage, cfg))
+    return run
 
 
-def find_run(stage: str, cfg: DictConfig, root: Path) -> Run | None:
-    """Locate the upstream stage's folder for this config, or None if it was never run."""
+def locate_run(stage: str, cfg: DictConfig, root: Path) -> Run:
+    """Where the stage's run for this config lives; the folder exists only once the stage has run."""
     key = run_key(stage, cfg)
-    path = root / stage / key
-    return Run(stage=stage, key=key, path=path) if path.is_dir() else None
+    return Run(stage=stage, key=key, path=root / stage / key)
 
 
 def unique_by(records: Iterable[dict[str, Any]], field: str) -> dict[str, dict[str, Any]]:

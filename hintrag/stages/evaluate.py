@@ -11,15 +11,14 @@ from omegaconf import DictConfig
 
 from hintrag.errors import ConfigError
 from hintrag.stages.rollout import play_stage
-from hintrag.store import find_run, run_key, with_values
+from hintrag.store import locate_run, with_values
 
 
 def student_cfg(cfg: DictConfig, root: Path) -> DictConfig:
     """The config the student plays under: the trained adapter loaded, the example left out."""
-    train = find_run("train", cfg, root)
-    adapter = train.path / "adapter" if train else None
-    if adapter is None or not (adapter / "adapter_config.json").is_file():
-        raise ConfigError(f"no trained adapter at {root / 'train' / run_key('train', cfg)}/adapter; run "
+    adapter = locate_run("train", cfg, root).path / "adapter"
+    if not (adapter / "adapter_config.json").is_file():
+        raise ConfigError(f"no trained adapter at {adapter}; run "
                           f"`python run.py mode=train train.regime={cfg.train.regime}` with the same settings first")
     return with_values(cfg, {"model.adapter": str(adapter)})
 

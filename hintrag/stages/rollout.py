@@ -17,7 +17,7 @@ from hintrag.errors import ConfigError
 from hintrag.metrics import episode_metrics
 from hintrag.rollout import Hinting, limits_from, play
 from hintrag.shards import missing, shard_of
-from hintrag.store import Run, find_run, open_run, run_key, unique_by, upstream
+from hintrag.store import Run, locate_run, open_run, unique_by, upstream
 from hintrag.validate import validate_model
 
 log = logging.getLogger(__name__)
@@ -37,12 +37,12 @@ def select_episodes(suite: Suite, split: str, n_episodes: int | None) -> list[Ep
 def upstream_trajectories(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
     """The episodes of the run `stage` reads (found by its key), or one error naming the command that makes them."""
     up, src = upstream(stage, cfg)
-    source = find_run(up, src, root)
-    records = list(unique_by(source.records(TRAJECTORIES), "episode_id").values()) if source else []
+    source = locate_run(up, src, root)
+    records = list(unique_by(source.records(TRAJECTORIES), "episode_id").values())
     if not records:
         label = "Stage A" if up == "rollout" else up
         raise ConfigError(
-            f"no {label} trajectories at {root / up / run_key(up, src)}; run `python run.py mode={up} "
+            f"no {label} trajectories at {source.path}; run `python run.py mode={up} "
             f"split={src.split}` with the same env, agent, model, seed and max_steps first"
         )
     return source, records

@@ -16,15 +16,15 @@ from hintrag.hints.bank import Bank
 from hintrag.hints.retrieval import make_retriever
 from hintrag.stages.extract import BANK
 from hintrag.stages.rollout import play_stage
-from hintrag.store import find_run, run_key
+from hintrag.store import locate_run
 
 
 def load_bank(cfg: DictConfig, root: Path) -> tuple[str, Bank]:
     """The bank of this config's extract stage, or one error naming the command that makes it."""
-    extract = find_run("extract", cfg, root)
-    if extract is None or not (extract.path / BANK).is_file():
+    extract = locate_run("extract", cfg, root)
+    if not (extract.path / BANK).is_file():
         raise ConfigError(
-            f"no hint bank at {root / 'extract' / run_key('extract', cfg)}; run `python run.py mode=extract "
+            f"no hint bank at {extract.path}; run `python run.py mode=extract "
             f"extractor={cfg.extractor.name}` with the same env, agent, model, seed and max_steps first"
         )
     return extract.key, Bank.load(extract.path / BANK)
