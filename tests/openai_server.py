@@ -1,7 +1,8 @@
 """A real OpenAI-compatible HTTP server on loopback, scripted by tests: faults on demand, answers by function.
 
 `/v1/chat/completions` answers from `script` (then `always`): '429', '500', 'hang' (sleeps past
-the client's timeout), 'truncated' (half a body) or 'ok'. An 'ok' answer's text is `reply(request)`.
+the client's timeout), 'truncated' (half a body) or 'ok'; a request whose response_format type
+is in `reject_formats` gets HTTP 400. An 'ok' answer's text is `reply(request)`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class FaultServer:
         self.always: str | None = None
         self.requests = 0
         self.reply = reply
+        self.delay_s = delay_s
+        self.reject_formats: set[str] = set()  # response_format types answered with HTTP 400
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,8 +45,10 @@ class FaultServer:
                 request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 server.requests += 1
                 behaviour = server.always or (server.script.pop(0) if server.script else "ok")
-                time.sleep(3 if behaviour == "hang" else delay_s)
-                if behaviour in ("429", "500"):
+                if request.get("response_format", {}).get("type") in server.reject_formats:
+                    behaviour = "400"
+                time.sleep(3 if behaviour == "hang" else server.delay_s)
+                if behaviour in ("400", "429", "500"):
                     self._send(int(behaviour), json.dumps({"error": {"message": f"injected {behaviour}"}}).encode())
                     return
                 text = server.reply(request)

@@ -106,3 +106,13 @@ def test_extractor_failures_are_retried_on_the_next_run_not_counted_as_read(
                                                           "type": "precondition"}]})
     summary = run_mode(cfg)
     assert (summary["failures_read"], summary["failures_errored"], summary["hints_kept"]) == (2, 0, 2)  # 2 categories
+
+
+def test_concurrent_rejections_of_a_json_format_fall_back_one_format_only(server: FaultServer) -> None:
+    server.reject_formats = {"json_schema"}
+    server.delay_s = 0.3  # every request of the batch is in flight when the first 400 comes back
+    b = backend(server.url)
+    schema = {"type": "object", "properties": {"hints": {"type": "array"}}}
+    outs = b.generate([Request([{"role": "user", "content": f"hi {i}"}], 4, json_schema=schema) for i in range(4)])
+    assert all(o.finish_reason == "eos" for o in outs)
+    assert b._formats == ["json_object", "text"]  # not straight to text: json_object was never tried and refused

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from omegaconf import DictConfig
@@ -23,8 +24,6 @@ from hintrag.llm.base import ERROR, Completion, Message, Request
 log = logging.getLogger(__name__)
 
 FORMATS = ("json_schema", "json_object", "text")  # tried in this order when a request wants JSON
-
-
 
 
 def api_key(backend: DictConfig) -> str:
@@ -54,6 +53,7 @@ class OpenAIBackend:
             max_retries=int(backend.max_retries), timeout=float(backend.timeout_s),
         )
         self._formats = list(FORMATS) if backend.structured_output == "auto" else [backend.structured_output, "text"]
+        self._formats_lock = threading.Lock()  # requests run in a thread pool and share the fallback
 
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         raise NotImplementedError("token counts of a remote model come from its responses (Completion.prompt_tokens)")
@@ -84,7 +84,9 @@ class OpenAIBackend:
             except self._openai.BadRequestError as err:
                 if kind != "text" and len(self._formats) > 1:
                     log.warning("server rejected response_format=%s (%s); falling back", kind, err.message[:120])
-                    self._formats.pop(0)
+                    with self._formats_lock:
+                        if self._formats[0] == kind:  # a concurrent request may have fallen back already
+                            self._formats.pop(0)
                     continue
                 return self._error(f"bad request: {err.message[:300]}")
             except (self._openai.APIError, ValueError) as err:  # retries exhausted, or a body that is not JSON
