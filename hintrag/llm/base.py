@@ -44,6 +44,33 @@ def chat_prompt_ids(tokenizer: Any, messages: list[Message]) -> list[int]:
     return tokenizer(text, add_special_tokens=False).input_ids
 
 
+class LocalTokens:
+    """Prompt tokens for engines that tokenize here (hf, vllm): one counting rule and one context
+    check, so both engines count and cut the same way. Needs `tokenizer` and `max_context`."""
+
+    tokenizer: Any
+    max_context: int
+
+    def prompt_ids(self, messages: list[Message]) -> list[int]:
+        return chat_prompt_ids(self.tokenizer, messages)
+
+    def count_prompt_tokens(self, messages: list[Message]) -> int:
+        return len(self.prompt_ids(messages))
+
+    def fit_context(self, requests: list[Request]) -> tuple[list[list[int]], list[int], list[Completion | None]]:
+        """Prompt ids of every request, the indices that fit the context with their answer, and
+        results holding a "context" completion for each one that does not (None elsewhere)."""
+        ids = [self.prompt_ids(r.messages) for r in requests]
+        results: list[Completion | None] = [None] * len(requests)
+        runnable = []
+        for i, (req, prompt) in enumerate(zip(requests, ids)):
+            if len(prompt) + req.max_new_tokens > self.max_context:
+                results[i] = Completion("", len(prompt), 0, "context")
+            else:
+                runnable.append(i)
+        return ids, runnable, results
+
+
 class Backend(Protocol):
     """An engine that completes many chats in one call."""
 

@@ -20,7 +20,7 @@ import torch
 from omegaconf import DictConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, GenerationConfig
 
-from hintrag.llm.base import Completion, Message, Request, chat_prompt_ids
+from hintrag.llm.base import Completion, LocalTokens, Request
 from hintrag.llm.models import local_folder
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class HFBackend:
+class HFBackend(LocalTokens):
     """Greedy (or sampled) batched generation with transformers."""
 
     def __init__(self, model: DictConfig, backend: DictConfig, generation: DictConfig) -> None:
@@ -76,26 +76,12 @@ class HFBackend:
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
         self._prefixes: dict[str, _Prefix] = {}
 
-    # -- token accounting -------------------------------------------------------------------
-    def prompt_ids(self, messages: list[Message]) -> list[int]:
-        return chat_prompt_ids(self.tokenizer, messages)
-
-    def count_prompt_tokens(self, messages: list[Message]) -> int:
-        return len(self.prompt_ids(messages))
-
     def release(self, session: str) -> None:
         self._prefixes.pop(session, None)
 
     # -- generation -------------------------------------------------------------------------
     def generate(self, requests: list[Request]) -> list[Completion]:
-        ids = [self.prompt_ids(r.messages) for r in requests]
-        results: list[Completion | None] = [None] * len(requests)
-        runnable = []
-        for i, (req, prompt) in enumerate(zip(requests, ids)):
-            if len(prompt) + req.max_new_tokens > self.max_context:
-                results[i] = Completion("", len(prompt), 0, "context")
-            else:
-                runnable.append(i)
+        ids, runnable, results = self.fit_context(requests)
         # One engine call per distinct (max_new_tokens, stop); rollouts send a single group.
         key = lambda i: (requests[i].max_new_tokens, requests[i].stop)  # noqa: E731
         for (max_new, stop), group in groupby(sorted(runnable, key=key), key=key):

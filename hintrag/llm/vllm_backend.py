@@ -13,7 +13,7 @@ import logging
 from omegaconf import DictConfig
 
 from hintrag.errors import ConfigError
-from hintrag.llm.base import Completion, Message, Request, chat_prompt_ids
+from hintrag.llm.base import Completion, LocalTokens, Request
 from hintrag.llm.models import local_folder
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def require_vllm() -> None:
         raise ConfigError(f"backend=vllm needs vLLM, which is not installed; install it with: {INSTALL}")
 
 
-class VLLMBackend:
+class VLLMBackend(LocalTokens):
     def __init__(self, model: DictConfig, backend: DictConfig, generation: DictConfig) -> None:
         require_vllm()
         from transformers import AutoTokenizer
@@ -49,12 +49,6 @@ class VLLMBackend:
         self.top_p = float(generation.top_p)
         self.max_context = int(model.max_context)
 
-    def prompt_ids(self, messages: list[Message]) -> list[int]:
-        return chat_prompt_ids(self.tokenizer, messages)
-
-    def count_prompt_tokens(self, messages: list[Message]) -> int:
-        return len(self.prompt_ids(messages))
-
     def release(self, session: str) -> None:
         """vLLM evicts cached prefixes itself."""
 
@@ -63,15 +57,13 @@ class VLLMBackend:
         from vllm.inputs import TokensPrompt
         from vllm.lora.request import LoRARequest
 
-        ids = [self.prompt_ids(r.messages) for r in requests]
-        runnable = [i for i, (r, p) in enumerate(zip(requests, ids)) if len(p) + r.max_new_tokens <= self.max_context]
+        ids, runnable, results = self.fit_context(requests)
         params = [SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=requests[i].max_new_tokens,
                                  stop=list(requests[i].stop) or None, include_stop_str_in_output=True)
                   for i in runnable]
         lora = LoRARequest("student", 1, self.adapter) if self.adapter else None
         outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids[i]) for i in runnable], params,
                                     lora_request=lora, use_tqdm=False) if runnable else []
-        results = [Completion("", len(p), 0, "context") for p in ids]
         for i, out in zip(runnable, outputs):
             choice = out.outputs[0]
             if choice.finish_reason == "length":
