@@ -100,6 +100,8 @@ def test_hint_placement_for_every_agent(name: str, placement: str) -> None:
         assert chat[1:] == plain[1:] and chat[0]["content"].startswith(plain[0]["content"])
     else:  # right after the task description
         assert chat[:-1] == plain[:-1] and chat[-1]["content"].startswith(plain[-1]["content"])
+    without = a.opening("Your task is to: put a cd in shelf.", "pick_and_place_simple", fewshot=False)
+    assert len(without) == 2 and all("Open {receptacle}" not in m["content"] for m in without)
 
 
 def test_bad_placement_and_keys_are_config_errors() -> None:

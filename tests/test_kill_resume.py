@@ -32,6 +32,8 @@ import pytest
 from conftest import ROOT, tiny_overrides
 from openai_server import FaultServer
 
+from hintrag import store
+
 pytestmark = pytest.mark.slow
 
 SEED = int(os.environ.get("HINTRAG_KILL_SEED", time.time_ns() % 2**31))
@@ -136,9 +138,8 @@ def restart(cmd: list[str]) -> str:
 
 
 def records(path: Path) -> list[dict[str, Any]]:
-    """Complete lines only: the killed writer may have left a torn last line."""
-    text = path.read_text() if path.exists() else ""
-    return [json.loads(line) for line in text.split("\n")[:-1]]
+    """Complete lines only: the killed writer may have left a torn last line (dropped by read_jsonl)."""
+    return list(store.read_jsonl(path))
 
 
 def steady(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -197,7 +198,7 @@ def last_complete_step(checkpoints: Path) -> int | None:
 
 def test_killed_training_resumes_from_its_last_complete_checkpoint(chain, tmp_path: Path) -> None:
     cmd, run, ref_run, point = killed_run(chain, "train", tmp_path)
-    resumable = last_complete_step(run / "checkpoints") if (run / "checkpoints").exists() else None
+    resumable = last_complete_step(run / "checkpoints")  # None when no checkpoint was written
     print(f"train: killed {point}; last complete checkpoint: {resumable}")
     assert not (run / "adapter").exists()
 

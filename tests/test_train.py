@@ -80,6 +80,10 @@ def test_chatml_training_template_renders_like_the_model_and_marks_the_end_token
     assert tok.decode(marked) == "a b<|im_end|>"
 
 
+# A student trained for a few steps on whatever the tiny model played (it wins nothing, so reward >= 0).
+STUDENT = ["train.min_reward=0", "train.batch_size=1", "train.grad_accum=1", "lora_rank=4"]
+
+
 @pytest.fixture(scope="module")
 def stage_a(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, alfworld_data: Path):
     root = tmp_path_factory.mktemp("store")
@@ -102,8 +106,7 @@ def test_train_resumes_from_its_checkpoint_then_the_student_evaluates(stage_a, m
     import trl
 
     root, base = stage_a
-    cfg = make_cfg(*base, "mode=train", "train.min_reward=0", "train.batch_size=1", "train.grad_accum=1",
-                   "train.save_steps=1", "lora_rank=4")
+    cfg = make_cfg(*base, "mode=train", *STUDENT, "train.save_steps=1")
     original = trl.SFTTrainer._save_checkpoint
     saved = []
 
@@ -128,13 +131,10 @@ def test_train_resumes_from_its_checkpoint_then_the_student_evaluates(stage_a, m
 
     assert load_dataset("json", data_files=str(folder / "dataset" / "train.jsonl"))["train"].num_rows == 3
 
-    result = run_mode(make_cfg(*base, "mode=eval", "train.min_reward=0", "train.batch_size=1", "train.grad_accum=1",
-                               "train.save_steps=1", "lora_rank=4", "n_episodes=2"))
-    records = [json.loads(line) for line in (Path(result["run"]) / "trajectories.jsonl").read_text().splitlines()]
+    result = run_mode(make_cfg(*base, "mode=eval", *STUDENT, "train.save_steps=1", "n_episodes=2"))
+    records = list(store.read_jsonl(Path(result["run"]) / "trajectories.jsonl"))
     assert len(records) == 2 and all(len(r["prompt"]) == 2 and r["retrieval"] is None for r in records)
-    assert store.signature("eval", make_cfg(*base, "mode=eval", "train.min_reward=0", "train.batch_size=1",
-                                            "train.grad_accum=1", "train.save_steps=1", "lora_rank=4"))["upstream"] \
-        == folder.name
+    assert store.signature("eval", make_cfg(*base, "mode=eval", *STUDENT, "train.save_steps=1"))["upstream"] == folder.name
 
 
 @pytest.mark.slow
@@ -199,7 +199,7 @@ def test_a_finished_training_is_not_redone_and_grown_data_is_not_mixed_in(
     import transformers
 
     base = tiny_overrides(tiny_model_dir, alfworld_data, tmp_path) + ["max_steps=2", "train.regime=sft"]
-    student = ["mode=train", "train.min_reward=0", "train.batch_size=1", "train.grad_accum=1", "lora_rank=4"]
+    student = ["mode=train", *STUDENT]
     run_mode(make_cfg(*base, "mode=rollout", "split=train", "n_episodes=2"))
     first = run_mode(make_cfg(*base, *student))
     monkeypatch.setattr(transformers.PreTrainedModel, "from_pretrained",
