@@ -40,7 +40,7 @@ def plain_trl(cfg: DictConfig, train_file: Path, out: Path) -> dict[str, float]:
     from trl import SFTConfig, SFTTrainer
 
     folder = local_folder(cfg.model, cfg.backend.cache_dir)
-    rank = int(cfg.lora_rank)
+    rank = int(cfg.train.lora_rank)
     trainer = SFTTrainer(
         model=AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32),
         processing_class=AutoTokenizer.from_pretrained(folder),

@@ -19,9 +19,9 @@ def episode_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     mean_reward = _mean([r["reward"] for r in records])
     return {
         "n_episodes": len(records),
-        "success_rate": _mean([float(r["success"]) for r in records]),  # WebShop: reward == 1.0
+        "success_rate": _mean([float(r["success"]) for r in records]),  # success: reward == 1.0 where rewards are graded
         "mean_reward": mean_reward,
-        "score": round(100 * mean_reward, 2),  # WebShop's score: mean reward x 100
+        "score": round(100 * mean_reward, 2),  # the score of graded envs: mean reward x 100
         "per_category": {
             cat: {"n_episodes": len(recs), "success_rate": _mean([float(r["success"]) for r in recs])}
             for cat, recs in sorted(by_category.items())

@@ -1,24 +1,30 @@
 """The paper's comparison from the run store: which runs fill which cell, the tables, Figure 3.
 
-Every number is recomputed from trajectories over the same first-N episode ids of the split, so
-cells compare like with like; a run missing some of those episodes is marked incomplete (its
-numbers cover what it has) instead of being mixed in silently.
+Runs are matched through the signature each saved (signature.json: its config values and its whole
+upstream chain, so a RAG cell has this config's k and bank, a student this config's recipe), never
+by folder name. Every number is recomputed from trajectories over the same first-N episode ids of
+the split, so cells compare like with like; a run missing some of those episodes is marked
+incomplete (its numbers cover what it has) instead of being mixed in silently.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from omegaconf import DictConfig, OmegaConf
-
 from hintrag.metrics import episode_metrics
-from hintrag.store import Run, unique_by
+from hintrag.play import TRAJECTORIES
+from hintrag.stagespec import is_excluded
+from hintrag.store import SCHEMA, Run, unique_by
 
 REGIMES = ("Base", "RAG", "SFT", "Distill")
+PICK_RULE = ("among runs with the same signature (agent aside for other agents' columns), the one whose "
+             "signature equals this config's first, then the one with the most of the episodes, then the newest "
+             "finished (latest metrics write)")
 
 
 @dataclass
@@ -32,55 +38,56 @@ class Cell:
     done: int
     expected: int
     metrics: dict[str, Any]
+    exact: bool = True  # its signature equals the one this config gives (not only agent aside)
+    finished: float = 0.0  # when it last wrote its metrics (seconds since the epoch)
 
     @property
     def complete(self) -> bool:
         return self.done == self.expected
 
 
-def regime_of(stage: str, run_cfg: DictConfig) -> str | None:
-    if stage == "rollout":
-        return "Base"
-    if stage == "teacher":
-        return "RAG"
-    if stage == "eval" and run_cfg.eval.student:
-        return "Distill" if run_cfg.train.regime == "distill" else "SFT"
-    return None
+def strip(sig: dict[str, Any], drop: Sequence[str]) -> dict[str, Any]:
+    """A signature without the values under `drop` prefixes, in its upstream chain too."""
+    values = {k: v for k, v in sig["values"].items() if not is_excluded(k, {p: "" for p in drop})}
+    return {**sig, "values": values, "upstream": [strip(up, drop) for up in sig["upstream"]]}
 
 
-def matches(run_cfg: DictConfig, cfg: DictConfig, stage: str) -> bool:
-    """Same env, split, model, seed, step limits; a teacher also needs the same retrieval."""
-    same = all(OmegaConf.select(run_cfg, key) == OmegaConf.select(cfg, key)
-               for key in ("env.name", "split", "model.name", "seed", "max_steps", "env.max_repeats"))
-    if stage == "teacher":
-        same = same and run_cfg.retrieval.name == cfg.retrieval.name
-    if stage == "eval":
-        same = same and run_cfg.lora_rank == cfg.lora_rank
-    return same and run_cfg.agent.name in cfg.report.agents
+def signatures(root: Path, stage: str) -> list[tuple[Path, dict[str, Any]]]:
+    """Every run of `stage` in the store with the signature it saved (current schema only)."""
+    found = []
+    for folder in sorted((root / stage).glob("*/")) if (root / stage).is_dir() else []:
+        file = folder / "signature.json"
+        if file.is_file() and (sig := json.loads(file.read_text())).get("schema") == SCHEMA:
+            found.append((folder, sig))
+    return found
 
 
-def cell_for(stage: str, folder: Path, run_cfg: DictConfig, ids: Sequence[str]) -> Cell | None:
-    regime = regime_of(stage, run_cfg)
-    if regime is None:
-        return None
-    records = unique_by(Run(stage, folder.name, folder).records("trajectories.jsonl"), "episode_id")
-    wanted = [records[i] for i in ids if i in records]
-    return Cell(regime, run_cfg.agent.name, int(run_cfg.k) if stage == "teacher" else None, folder.name,
-                len(wanted), len(ids), episode_metrics(wanted))
+def _finished(folder: Path) -> float:
+    return max((f.stat().st_mtime for f in folder.glob("metrics*.json")), default=0.0)
 
 
-def scan(root: Path, cfg: DictConfig, ids: Sequence[str]) -> list[Cell]:
+def cells_for(root: Path, regime: str, wanted: dict[str, Any], agents: Sequence[str], ids: Sequence[str],
+              free: Sequence[str] = ()) -> list[Cell]:
+    """Runs whose signature is `wanted` with the agent (and the `free` prefixes) set aside, for `agents`."""
+    loose = strip(wanted, ("agent", *free))
     cells = []
-    for stage in ("rollout", "teacher", "eval"):
-        for folder in sorted((root / stage).glob("*/")) if (root / stage).is_dir() else []:
-            if not (folder / "config.yaml").is_file():
-                continue
-            run_cfg = OmegaConf.load(folder / "config.yaml")
-            if matches(run_cfg, cfg, stage):
-                cell = cell_for(stage, folder, run_cfg, ids)
-                if cell is not None and cell.done:
-                    cells.append(cell)
+    for folder, sig in signatures(root, wanted["stage"]):
+        agent = sig["values"].get("agent.name")
+        if agent not in agents or strip(sig, ("agent", *free)) != loose:
+            continue
+        records = unique_by(Run(sig["stage"], folder.name, folder).records(TRAJECTORIES), "episode_id")
+        done = [records[i] for i in ids if i in records]
+        if done:
+            k = sig["values"].get("teacher.k")
+            cells.append(Cell(regime, agent, k, folder.name, len(done), len(ids), episode_metrics(done),
+                              exact=strip(sig, free) == strip(wanted, free), finished=_finished(folder)))
     return cells
+
+
+def pick(cells: Sequence[Cell], regime: str, agent: str, k: int | None = None) -> Cell | None:
+    """The cell's run by PICK_RULE; for RAG, of the given k."""
+    found = [c for c in cells if c.regime == regime and c.agent == agent and (regime != "RAG" or c.k == k)]
+    return max(found, key=lambda c: (c.exact, c.done, c.finished, c.run)) if found else None
 
 
 def _value(cell: Cell, column: str) -> str:
@@ -92,18 +99,12 @@ def _value(cell: Cell, column: str) -> str:
     return text if cell.complete else f"{text}*"
 
 
-def columns(webshop: bool) -> list[str]:
-    return ["score", "success", "steps", "tokens"] if webshop else ["success", "steps", "tokens"]
+def columns(scored: bool) -> list[str]:
+    return ["score", "success", "steps", "tokens"] if scored else ["success", "steps", "tokens"]
 
 
-def pick(cells: Sequence[Cell], regime: str, agent: str, k: int) -> Cell | None:
-    """The cell's run: for RAG the configured k; the most complete run first, then the newest name."""
-    found = [c for c in cells if c.regime == regime and c.agent == agent and (regime != "RAG" or c.k == k)]
-    return max(found, key=lambda c: (c.done, c.run)) if found else None
-
-
-def main_table(cells: Sequence[Cell], agents: Sequence[str], k: int, webshop: bool) -> list[list[str]]:
-    cols = columns(webshop)
+def main_table(cells: Sequence[Cell], agents: Sequence[str], k: int, scored: bool) -> list[list[str]]:
+    cols = columns(scored)
     header = ["regime"] + [f"{a} {c}" for a in agents for c in cols]
     rows = [header]
     for regime in REGIMES:
@@ -115,9 +116,9 @@ def main_table(cells: Sequence[Cell], agents: Sequence[str], k: int, webshop: bo
     return rows
 
 
-def k_table(cells: Sequence[Cell], agents: Sequence[str], webshop: bool) -> list[list[str]]:
+def k_table(cells: Sequence[Cell], agents: Sequence[str], scored: bool) -> list[list[str]]:
     ks = sorted({c.k for c in cells if c.regime == "RAG" and c.k is not None})
-    metric = "score" if webshop else "success"
+    metric = "score" if scored else "success"
     rows = [["agent"] + [f"k={k}" for k in ks]]
     for agent in agents:
         rows.append([agent] + [_value(cell, metric) if (cell := pick(cells, "RAG", agent, k)) else "-"
@@ -137,7 +138,7 @@ def to_csv(rows: Sequence[Sequence[str]]) -> str:
     return out.getvalue()
 
 
-def figure3(cells: Sequence[Cell], agents: Sequence[str], k: int, webshop: bool, path: Path, title: str) -> None:
+def figure3(cells: Sequence[Cell], agents: Sequence[str], k: int, scored: bool, path: Path, title: str) -> None:
     """Accuracy against tokens per episode, one marker per regime, one colour per agent (PNG and SVG)."""
     import matplotlib
 
@@ -151,13 +152,13 @@ def figure3(cells: Sequence[Cell], agents: Sequence[str], k: int, webshop: bool,
             cell = pick(cells, regime, agent, k)
             if cell is None:
                 continue
-            y = cell.metrics["score"] if webshop else 100 * cell.metrics["success_rate"]
+            y = cell.metrics["score"] if scored else 100 * cell.metrics["success_rate"]
             x = cell.metrics["mean_total_tokens"] / 1000
             ax.scatter([x], [y], marker=markers[regime], s=90, color=f"C{index}",
                        facecolors="none" if not cell.complete else f"C{index}", label=f"{agent} {regime}")
             ax.annotate(regime, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set_xlabel("tokens per episode (thousands, retrieval included)")
-    ax.set_ylabel("score" if webshop else "success rate (%)")
+    ax.set_ylabel("score" if scored else "success rate (%)")
     ax.set_ylim(-2, 102)  # both are percentages; a fixed axis keeps figures of different runs comparable
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

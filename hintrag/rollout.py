@@ -26,9 +26,6 @@ from hintrag.records import EpisodeRecord, StepRecord
 
 log = logging.getLogger(__name__)
 
-NOTHING = "Nothing happens."
-
-
 @dataclass
 class Limits:
     max_steps: int
@@ -52,6 +49,7 @@ class _Live:
     episode: Episode
     opening: list[Message]
     started: float
+    nothing_text: str | None  # the env's answer to an action that changes nothing (counted)
     initial_observation: str = ""
     retrieved: Retrieved | None = None
     spare_hints: list[str] = field(default_factory=list)  # next-ranked hints for a repeat hint
@@ -76,7 +74,7 @@ def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | Non
         retrieved.hints = retrieved.hints[: hinting.k]
     hints = [h.text for h in retrieved.hints] if retrieved else []
     opening = agent.opening(first.text, spec.category, hints=hints, fewshot=fewshot)
-    return _Live(spec, episode, opening, started, first.text, retrieved, spare)
+    return _Live(spec, episode, opening, started, suite.nothing_text, first.text, retrieved, spare)
 
 
 def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) -> None:
@@ -88,8 +86,8 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
     parsed = agent.parse(completion.text)
     if parsed.kind == "think":
         observation = THINK_OK
-    elif parsed.kind == "invalid":
-        observation = NOTHING
+    elif parsed.kind == "invalid":  # the env answers as it does to an action that changes nothing
+        observation = live.episode.no_action().text
     else:
         obs = live.episode.step(parsed.action)
         observation, live.won, live.reward = obs.text, obs.won, obs.reward
@@ -124,7 +122,7 @@ def _record(live: _Live) -> EpisodeRecord:
         episode_id=live.spec.id, category=live.spec.category, task=live.episode.task,
         initial_observation=live.initial_observation,
         success=live.won, reward=live.reward, steps=len(trace), end_reason=live.end_reason,
-        nothing_happens=sum(s.observation.startswith(NOTHING) for s in trace),
+        nothing_happens=sum(bool(live.nothing_text) and s.observation.startswith(live.nothing_text) for s in trace),
         repetitions=sum(1 for a, b in zip(trace, trace[1:]) if a.action == b.action),
         invalid_actions=sum(s.kind == "invalid" for s in trace),
         prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, retrieval_tokens=retrieval_tokens,

@@ -1,10 +1,11 @@
 """Run store: every stage writes into a folder named by the config keys that decide its result.
 
-The folder name is a readable prefix plus a short hash of a *signature* (the subset of the config
-that changes the stage's output). Rerunning the same config lands in the same folder and resumes;
-knobs that only change speed (batch size, device, caching) or scope (n_episodes) are left out of the
-signature, so changing them reuses finished work. Later stages find their inputs by computing the
-upstream stage's signature from the same config, never by a path the user passes around.
+The folder name is a readable prefix plus a short hash of a *signature*: the config leaves the
+stage's declaration (hintrag.stagespec) hashes, and in full the signatures of the runs it reads.
+Rerunning the same config lands in the same folder and resumes; knobs that only change speed
+(batch size, device, caching), scope (n_episodes) or logging are excluded, each with its reason,
+so changing them reuses finished work. Later stages find their inputs by computing the upstream
+stage's key from the same config, never by a path the user passes around.
 """
 
 from __future__ import annotations
@@ -16,37 +17,36 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from hintrag import stagespec
+from hintrag.errors import ConfigError
+from hintrag.stagespec import Link
+
 log = logging.getLogger(__name__)
 
-# Config paths that decide each stage's result. Anything not listed does not change the output.
-_PLAY = [
-    "env.name", "env.max_repeats", "env.instruction", "split", "agent", "model.name",
-    "model.path", "model.gguf_file", "generation", "max_steps", "seed",
-]
-SIGNATURES: dict[str, list[str]] = {
-    "rollout": _PLAY,
-    "extract": ["extractor.name", "extractor.model.path", "extractor.model.gguf_file", "extractor.generation",
-                "hints"],
-    "teacher": _PLAY + ["retrieval", "k", "teacher"],
-    "train": ["train", "lora_rank", "model.name", "model.path", "model.gguf_file"],
-    "eval": _PLAY + ["eval"],
-    "report": ["env.name", "split", "n_episodes", "max_steps", "env.max_repeats", "seed", "model.name", "k",
-               "retrieval.name", "lora_rank", "report"],
+SCHEMA = 2  # signature layout; stores written under another one are refused (see check_store)
+MARKER = "store.json"
+
+# Top-level keys that no stage hashes, with why: they say how and where runs go, not what they compute.
+NOT_RESULT = {
+    "mode": "which stage runs; each stage has its own folder",
+    "n_episodes": "scope: how many of the split's episodes to play (a run grows; the report hashes it)",
+    "batch_size": "speed: episodes advanced together (results are independent of it, by test)",
+    "shard": "parallelism: shards of one run share its folder",
+    "num_shards": "parallelism: shards of one run share its folder",
+    "k": "alias of teacher.k, which is hashed",
+    "lora_rank": "alias of train.lora_rank, which is hashed",
+    "store": "where the run store lives",
+    "cluster": "job sizes for the launcher",
+    "logger": "experiment tracking",
+    "pipeline": "which stages mode=pipeline runs and at what size; each stage's own keys are hashed",
 }
 
 
-def _select(cfg: DictConfig, dotted: str) -> Any:
-    value = OmegaConf.select(cfg, dotted, throw_on_missing=True)
-    if isinstance(value, DictConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
-
-
-def with_values(cfg: DictConfig, values: dict[str, Any]) -> DictConfig:
+def with_values(cfg: DictConfig, values: Mapping[str, Any]) -> DictConfig:
     """A copy of `cfg` with dotted keys set, e.g. {"split": "train", "train.regime": "sft"}."""
     out = cfg.copy()
     with open_dict(out):
@@ -55,54 +55,27 @@ def with_values(cfg: DictConfig, values: dict[str, Any]) -> DictConfig:
     return out
 
 
-# A student's training data: the teacher's trajectories (distill) or the base agent's (sft, the baseline).
-REGIMES = {"distill": "teacher", "sft": "rollout"}
-
-
-def upstream(stage: str, cfg: DictConfig) -> tuple[str, DictConfig] | None:
-    """The stage whose output `stage` reads, and the config under which it ran.
-
-    Stage B reads Stage A on `hints.source_split`; the teacher reads the bank; a student learns
-    from the teacher (distill) or Stage A (sft) on `train.source_split`; a student's eval reads
-    its adapter.
-    """
-    if stage == "extract":
-        return "rollout", with_values(cfg, {"split": cfg.hints.source_split})
-    if stage == "teacher":
-        return "extract", cfg
-    if stage == "train":
-        return REGIMES[cfg.train.regime], with_values(cfg, {"split": cfg.train.source_split})
-    if stage == "eval" and cfg.eval.student:
-        return "train", cfg
-    return None
+def upstream(stage: str, cfg: DictConfig) -> list[tuple[Link, DictConfig]]:
+    """The runs `stage` reads under `cfg`: each link with the config that upstream run has."""
+    return [(link, with_values(cfg, link.overrides)) for link in stagespec.get(stage).upstream(cfg)]
 
 
 def signature(stage: str, cfg: DictConfig) -> dict[str, Any]:
-    """The config values that decide `stage`'s output, plus the key of the run it reads."""
-    sig = {"stage": stage, **{key: _select(cfg, key) for key in SIGNATURES[stage]}}
-    found = upstream(stage, cfg)
-    if found:
-        sig["upstream"] = run_key(*found)
-    return sig
+    """What decides `stage`'s output: its hashed config values and, in full, those of its upstream chain."""
+    return {
+        "schema": SCHEMA, "stage": stage, "values": stagespec.hashed(stagespec.get(stage), cfg),
+        "upstream": [signature(link.stage, up) for link, up in upstream(stage, cfg)],
+    }
+
+
+def digest(sig: Mapping[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(sig, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def run_key(stage: str, cfg: DictConfig) -> str:
-    """Readable prefix plus 8 hex digits of the signature's hash, e.g. alfworld-react-smollm2-135m-valid_unseen-s0-1a2b3c4d."""
-    sig = signature(stage, cfg)
-    digest = hashlib.sha1(json.dumps(sig, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    split = {"extract": cfg.hints.source_split, "train": cfg.train.source_split}.get(stage, cfg.split)
-    parts = [cfg.env.name, cfg.agent.name, cfg.model.name, split, f"s{cfg.seed}"]
-    if stage == "extract":
-        parts.append(cfg.extractor.name)
-    if stage == "teacher":
-        parts += [cfg.retrieval.name, f"k{cfg.k}"]
-    if stage == "train":
-        parts += [cfg.train.regime, f"r{cfg.lora_rank}"]
-    if stage == "eval":
-        parts.append(f"student-{cfg.train.regime}" if cfg.eval.student else "agent")
-    if stage == "report":
-        parts = [cfg.env.name, "-".join(cfg.report.agents), cfg.model.name, cfg.split, f"s{cfg.seed}"]
-    return "-".join(str(p) for p in parts + [digest])
+    """Readable prefix plus 8 hex digits of the signature's hash, e.g. <env>-react-smollm2-135m-<split>-s0-1a2b3c4d."""
+    parts = stagespec.get(stage).name_parts(cfg)
+    return "-".join(str(p) for p in [*parts, digest(signature(stage, cfg))])
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -184,8 +157,36 @@ class Run:
         atomic_write_json(self.path / name, obj)
 
 
+def check_store(root: Path) -> None:
+    """Refuse a store written before signatures had their current layout, with what to delete.
+
+    Its folders would never be found again (every key changed), so reusing the root silently
+    would redo all work beside stale runs that the report could not tell apart.
+    """
+    marker = root / MARKER
+    if marker.is_file():
+        schema = json.loads(marker.read_text()).get("schema")
+        if schema == SCHEMA:
+            return
+    else:
+        schema = 1
+    old = sorted(p.name for p in stagespec_folders(root))
+    if old:
+        raise ConfigError(
+            f"the run store {root} was written by an older hintrag (run key schema {schema}, now {SCHEMA}); its runs "
+            f"cannot be reused. Delete {', '.join(str(root / name) for name in old)} (or use another store.root=...)"
+        )
+    atomic_write_json(marker, {"schema": SCHEMA})
+
+
+def stagespec_folders(root: Path) -> list[Path]:
+    """The store's stage folders that hold at least one run."""
+    return [root / name for name in stagespec.stages() if (root / name).is_dir() and any((root / name).iterdir())]
+
+
 def open_run(stage: str, cfg: DictConfig, root: Path) -> Run:
     """Find or create the stage's folder and save the resolved config and signature beside it."""
+    check_store(root)
     run = locate_run(stage, cfg, root)
     run.path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.path / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
@@ -205,3 +206,18 @@ def unique_by(records: Iterable[dict[str, Any]], field: str) -> dict[str, dict[s
     for rec in records:
         out.setdefault(rec[field], rec)
     return out
+
+
+def by_episode_order(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records once per episode, sorted by episode id: what a stage builds from them (a bank, a
+    dataset) then depends neither on the order episodes finished (batch size, shards, resumes)
+    nor on the env's listing order (env.order, which is scope)."""
+    return [rec for _, rec in sorted(unique_by(records, "episode_id").items())]
+
+
+def missing_input(link: Link, up: DictConfig, cfg: DictConfig, what: str, path: Path) -> ConfigError:
+    """The error for an upstream run that is not there: where it was looked for, and the command that makes it."""
+    changed = {k: v for k, v in link.overrides.items() if OmegaConf.select(cfg, k) != v or k == "split"}
+    args = " ".join(f"{k}={v}" for k, v in {"mode": link.stage, **changed}.items())
+    title = stagespec.get(link.stage).describe(up)
+    return ConfigError(f"no {what} of {title} at {path}; run `python run.py {args}` with the same settings first")

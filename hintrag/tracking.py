@@ -3,7 +3,7 @@
 Each stage is one W&B run, grouped by experiment and tagged by stage, env, agent, model and k.
 It logs the config (secret-looking keys removed), the stage's metrics, its trajectory table
 (episode, task type, success, steps, tokens, and where the full trace lives), the hint bank,
-the report's figure, and trl's own training curves (the trainer logs into the active run).
+the report's figure (the artifacts each stage declares), and trl's own training curves (the trainer logs into the active run).
 Offline by default: runs are written under the store and synced later with `wandb sync`.
 """
 
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
+
+from hintrag import stagespec
 
 _SECRET = re.compile(r"(api_?key|token|secret|password)$", re.IGNORECASE)
 
@@ -59,10 +61,12 @@ class WandbTracker:
         os.environ.setdefault("WANDB_SILENT", "true")
         self.dir = Path(cfg.logger.dir) if cfg.logger.dir else root
         self.run: Any = None
+        self.artifacts: dict[str, str] = {}  # kind -> file, as the running stage declares them
 
     def tags(self, mode: str, cfg: DictConfig) -> list[str]:
-        tags = [f"stage:{mode}", f"env:{cfg.env.name}", f"agent:{cfg.agent.name}", f"model:{cfg.model.name}"]
-        return tags + ([f"k:{cfg.k}"] if mode == "teacher" else [])
+        """Stage, env, agent and model, then the readable parts of the run folder's name (split, seed, k, ...)."""
+        named = [f"stage:{mode}", f"env:{cfg.env.name}", f"agent:{cfg.agent.name}", f"model:{cfg.model.name}"]
+        return named + [str(p) for p in stagespec.get(mode).name_parts(cfg)]
 
     @contextmanager
     def stage(self, mode: str, cfg: DictConfig) -> Iterator[None]:
@@ -73,6 +77,7 @@ class WandbTracker:
             project=str(cfg.logger.project), group=str(cfg.logger.group), job_type=mode, tags=self.tags(mode, cfg),
             config=public_config(cfg), dir=str(self.dir), reinit="finish_previous",
         )
+        self.artifacts = dict(stagespec.get(mode).artifacts)
         try:
             yield
         finally:
@@ -89,7 +94,7 @@ class WandbTracker:
         folder = Path(summary["run"]) if summary.get("run") else None
         if folder is None:
             return
-        files = sorted(folder.glob("trajectories*.jsonl"))
+        files = sorted(folder.glob(self.artifacts["trajectories"])) if "trajectories" in self.artifacts else []
         if files:
             rows = []
             for trajectories in files:  # one file per shard when sharded
@@ -99,14 +104,14 @@ class WandbTracker:
                                  rec["total_tokens"], f"{trajectories}#L{line_no}"])
             columns = ["episode", "task_type", "success", "reward", "steps", "tokens", "trace"]
             self.run.log({"trajectories": wandb.Table(columns=columns, data=rows)})
-        bank = folder / "bank.json"
-        if bank.is_file():
+        bank = folder / self.artifacts.get("bank", "")
+        if "bank" in self.artifacts and bank.is_file():
             hints = json.loads(bank.read_text())["hints"]
             rows = [[h["id"], h["category"], h["type"], h["text"], len(h["sources"]), h["absorbed"]] for h in hints]
             self.run.log({"hint_bank": wandb.Table(columns=["id", "category", "type", "text", "sources", "absorbed"],
                                                    data=rows)})
-        figure = folder / "figure3.png"
-        if figure.is_file():
+        figure = folder / self.artifacts.get("figure", "")
+        if "figure" in self.artifacts and figure.is_file():
             self.run.log({"figure3": wandb.Image(str(figure))})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from hintrag.agents import AGENTS
 from hintrag.envs import ENVS
@@ -10,11 +10,11 @@ from hintrag.errors import ConfigError
 from hintrag.hints.retrieval import RETRIEVERS
 from hintrag.llm import BACKENDS
 from hintrag.llm.models import resolve_source
-from hintrag.store import REGIMES
+from hintrag import stagespec
 
 
 def _positive(cfg: DictConfig, key: str, allow_null: bool = False) -> None:
-    value = cfg.get(key)
+    value = OmegaConf.select(cfg, key)
     if value is None and allow_null:
         return
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -29,14 +29,12 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
         if cfg[group].name not in known:
             raise ConfigError(f"unknown {group} {cfg[group].name!r}; choose one of {', '.join(known)} ({group}=...)")
     _positive(cfg, "n_episodes", allow_null=True)
+    _positive(cfg, "pipeline.train_episodes", allow_null=True)
     _positive(cfg, "max_steps")
     _positive(cfg, "batch_size")
-    _positive(cfg, "k")
-    _positive(cfg, "lora_rank")
-    for regime in {cfg.train.regime, *cfg.pipeline.regimes}:
-        if regime not in REGIMES:
-            raise ConfigError(f"train regime {regime!r}; choose one of {', '.join(REGIMES)} (train.regime=..., "
-                              f"pipeline.regimes=[...])")
+    _positive(cfg, "teacher.k")
+    _positive(cfg, "train.lora_rank")
+    _choices(cfg)
     from hintrag.shards import shard_of
 
     shard_of(cfg)
@@ -54,6 +52,20 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
         raise ConfigError(f"train.quantization={cfg.train.quantization!r}; choose auto, 4bit or none")
     if cfg.train.quantization == "4bit" and not _gpu():
         raise ConfigError("train.quantization=4bit (QLoRA) needs a CUDA GPU; on CPU use train.quantization=auto or none")
+
+
+def _one_of(key: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)} ({key}=...)")
+
+
+def _choices(cfg: DictConfig) -> None:
+    """Values the stages declare a choice for (e.g. train.regime), and the pipeline's student regimes."""
+    for spec in stagespec.stages().values():
+        for key, allowed in spec.choices.items():
+            _one_of(key, OmegaConf.select(cfg, key), allowed)
+    for regime in cfg.pipeline.regimes:
+        _one_of("pipeline.regimes", regime, stagespec.get("train").choices["train.regime"])
 
 
 def _gpu() -> bool:

@@ -8,6 +8,7 @@ is in `reject_formats` gets HTTP 400. An 'ok' answer's text is `reply(request)`.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,3 +66,13 @@ class FaultServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def scripted_hints(request: dict[str, Any]) -> str:
+    """Two hints per failure: one shared by the category (dedup absorbs it), one naming the task."""
+    user = request["messages"][-1]["content"]
+    category = re.search(r"Task category: (.*)", user).group(1)
+    task = re.search(r"Task: (.*)", user).group(1).rstrip(".")
+    return json.dumps({"hints": [
+        {"text": f"Open every {{receptacle}} on the way when the task is {category}.", "type": "precondition"},
+        {"text": f"Keep the goal in view: {task}.", "type": "goal-clarification"}]})

@@ -34,7 +34,9 @@ def test_interleaved_order_covers_every_type_first(suite) -> None:
 
 def test_other_splits(suite) -> None:
     assert len(suite.episodes("valid_seen")) == 140
-    assert len(suite.episodes("train")) == 300
+    train = suite.episodes("train")
+    assert len(train) == 1200  # the shared data's 200 train games per task type
+    assert {c: sum(s.category == c for s in train) for c in TASK_TYPES} == {c: 200 for c in TASK_TYPES}
 
 
 def test_task_type_from_path() -> None:

@@ -30,20 +30,20 @@ def test_bad_numbers_and_splits(tmp_path: Path, alfworld_data: Path, override: s
 BAD_INPUT = [  # the list: overrides -> the message, which names the fix
     (["mode=dance"], r"unknown mode 'dance'; valid modes: pipeline, rollout, extract, teacher, bank, train, eval, "
                      r"report \(mode=\.\.\.\)"),
-    (["k=0", "mode=teacher"], r"k=0 must be a whole number >= 1"),
+    (["k=0", "mode=teacher"], r"teacher.k=0 must be a whole number >= 1"),
     (["lora_rank=0", "mode=train"], r"lora_rank=0 must be a whole number >= 1"),
     (["lora_rank=0"], r"lora_rank=0 must be"),  # the pipeline stops before Stage A, not at Stage D
-    (["pipeline.regimes=[distill,rl]"], r"train regime 'rl'; choose one of distill, sft"),
+    (["pipeline.regimes=[distill,rl]"], r"pipeline.regimes: 'rl' is not one of distill, sft"),
     (["env.data_dir=/no/such/dir", "mode=rollout"], r"env.data_dir=/no/such/dir .*alfworld-download"),
     (["model.path=/no/model", "model.gguf_file=null", "mode=rollout"], r"model folder '/no/model' does not exist"),
     (["model.path=/no/model", "model.gguf_file=null"], r"model folder '/no/model' does not exist"),
     (["train.quantization=4bit", "mode=train"], r"4bit \(QLoRA\) needs a CUDA GPU; on CPU use train.quantization=auto"),
     (["backend.device=cuda", "mode=rollout"], r"no CUDA GPU is visible; use backend.device=cpu"),
-    (["mode=extract"], r"no Stage A trajectories at .*run `python run.py mode=rollout split=train"),
-    (["mode=teacher"], r"no hint bank at .*run `python run.py mode=extract"),
-    (["mode=train"], r"no teacher trajectories at .*run `python run.py mode=teacher split=train"),
-    (["mode=train", "train.regime=sft"], r"no Stage A trajectories at .*mode=rollout split=train"),
-    (["mode=eval"], r"no trained adapter at .*run `python run.py mode=train train.regime=distill"),
+    (["mode=extract"], r"no trajectories of Stage A: base agent on train at .*run `python run.py mode=rollout split=train"),
+    (["mode=teacher"], r"no hint bank of Stage B: hints from the failures on train at .*run `python run.py mode=extract"),
+    (["mode=train"], r"no trajectories of Stage C: RAG teacher \(k=3\) on train at .*run `python run.py mode=teacher split=train"),
+    (["mode=train", "train.regime=sft"], r"no trajectories of Stage A: base agent on train at .*mode=rollout split=train`"),
+    (["mode=eval"], r"no trained adapter of Stage D: distill student from train at .*run `python run.py mode=train`"),
 ]
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -30,7 +29,7 @@ from typing import Any, Callable
 
 import pytest
 from conftest import ROOT, tiny_overrides
-from openai_server import FaultServer
+from openai_server import FaultServer, scripted_hints
 
 from hintrag import store
 
@@ -38,16 +37,6 @@ pytestmark = pytest.mark.slow
 
 SEED = int(os.environ.get("HINTRAG_KILL_SEED", time.time_ns() % 2**31))
 VOLATILE = ("wall_s",)  # the only record field that differs between two identical greedy runs
-
-
-def scripted_hints(request: dict[str, Any]) -> str:
-    """Two hints per failure: one shared by the category (dedup absorbs it), one naming the task."""
-    user = request["messages"][-1]["content"]
-    category = re.search(r"Task category: (.*)", user).group(1)
-    task = re.search(r"Task: (.*)", user).group(1).rstrip(".")
-    return json.dumps({"hints": [
-        {"text": f"Open every {{receptacle}} on the way when the task is {category}.", "type": "precondition"},
-        {"text": f"Keep the goal in view: {task}.", "type": "goal-clarification"}]})
 
 
 @dataclass

@@ -26,15 +26,15 @@ CELLS = [cell("Base", "react", 0.5, 40000), cell("RAG", "react", 0.75, 50000, k=
 
 
 def test_main_table_has_the_papers_layout_and_marks_incomplete_runs() -> None:
-    rows = report.main_table(CELLS, ["react", "stateact"], 3, webshop=False)
+    rows = report.main_table(CELLS, ["react", "stateact"], 3, scored=False)
     assert rows[0] == ["regime", "react success", "react steps", "react tokens", "stateact success", "stateact steps",
                        "stateact tokens"]
     assert [r[0] for r in rows[1:]] == ["Base", "RAG", "SFT", "Distill"]
     assert rows[1][1:4] == ["50.00", "10.00", "40.00k"] and rows[2][1] == "75.00"  # RAG at k=3, not k=1
     assert rows[3][1] == "50.00*" and rows[4][1:] == ["100.00", "10.00", "20.00k", "-", "-", "-"]
-    web = report.main_table(CELLS, ["react"], 3, webshop=True)
+    web = report.main_table(CELLS, ["react"], 3, scored=True)
     assert web[0] == ["regime", "react score", "react success", "react steps", "react tokens"]
-    assert report.k_table(CELLS, ["react"], webshop=False) == [["agent", "k=1", "k=3"], ["react", "25.00", "75.00"]]
+    assert report.k_table(CELLS, ["react"], scored=False) == [["agent", "k=1", "k=3"], ["react", "25.00", "75.00"]]
     md = report.markdown(rows)
     assert md.splitlines()[1] == "|---|---|---|---|---|---|---|" and "| Distill | 100.00 |" in md
     assert report.to_csv(rows).splitlines()[0].startswith("regime,react success")
@@ -63,8 +63,8 @@ def pipeline_store(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Pat
 def test_pipeline_runs_every_stage_and_prints_the_table(pipeline_store) -> None:
     root, _, _, out = pipeline_store
     assert {p.name for p in root.iterdir()} >= {"rollout", "extract", "teacher", "report", "wandb"}
-    assert "nothing to do for 'D: distill student'" in out and "no usable training examples" in out
-    assert "skipping 'distill student on the evaluation split'" in out
+    assert "nothing to do for 'Stage D: distill student from train'" in out and "no usable training examples" in out
+    assert "skipping 'distill student on valid_unseen'" in out
     assert "| regime | react success | react steps | react tokens |" in out
     assert "| Base | 0.00 | 2.00 |" in out and "figure: " in out
     folder = next((root / "report").iterdir())
@@ -95,7 +95,7 @@ def test_wandb_offline_runs_hold_config_metrics_tables_and_figure(pipeline_store
             assert f"stage:{job}" in info["tags"] and "env:alfworld" in info["tags"] and "model:tiny-random" in info["tags"]
             assert info["group"] == "alfworld-tiny-random" and info["config"]["env"]["name"] == "alfworld"
     teacher_tags = runs["teacher"][0][1]["tags"]
-    assert "k:3" in teacher_tags
+    assert "k3" in teacher_tags and "llm_rerank" not in teacher_tags and "tfidf" in teacher_tags
     rollout_path, rollout = runs["rollout"][0]
     assert {"success_rate", "mean_total_tokens", "trajectories"} <= rollout["history"]
     tables = list((rollout_path.parent / "files" / "media" / "table").glob("trajectories_*.table.json"))
@@ -106,3 +106,43 @@ def test_wandb_offline_runs_hold_config_metrics_tables_and_figure(pipeline_store
     assert "figure3" in runs["report"][0][1]["history"]
     files = [p for p in (root / "wandb").rglob("*") if p.is_file()]
     assert not [p for p in files if SECRET.encode() in p.read_bytes()]
+
+
+def _record(episode: str) -> dict:
+    return {"episode_id": episode, "category": "c", "success": True, "reward": 1.0, "steps": 1, "end_reason": "won",
+            "nothing_happens": 0, "invalid_actions": 0, "prompt_tokens": 1, "completion_tokens": 1,
+            "retrieval_tokens": 0, "total_tokens": 2}
+
+
+def test_report_matches_runs_by_signature_and_picks_the_newest_finished(tmp_path: Path) -> None:
+    """RAG cells carry their k, a student of another recipe is no match, equals go to the newest finished."""
+    from conftest import make_cfg
+
+    from hintrag import store
+    from hintrag.stages.report import scan
+
+    base = ["env.data_dir=/d", f"store.root={tmp_path}", "report.agents=[react,stateact]"]
+    ids = ["a", "b"]
+
+    def played(stage: str, *overrides: str, n: int = 2, finished: float = 1e9) -> str:
+        run = store.open_run(stage, make_cfg(*base, *overrides), tmp_path)
+        for episode in ids[:n]:
+            run.append("trajectories.jsonl", _record(episode))
+        run.write_json("metrics.json", {})
+        os.utime(run.path / "metrics.json", (finished, finished))
+        return run.key
+
+    played("rollout")
+    played("teacher", "k=1")
+    rag3 = played("teacher", "k=3", n=1)
+    played("eval", "train.lr=1e-3")  # a distilled student of another recipe than this config's
+    sft = played("eval", "train.regime=sft")
+    older = played("rollout", "agent=stateact", finished=1e9)
+    newer = played("rollout", "agent=stateact", "agent.fewshot=0", finished=2e9)
+    cells = scan(make_cfg(*base), tmp_path, ids)
+    assert sorted((c.regime, c.agent, c.k) for c in cells) == sorted(
+        [("Base", "react", None), ("RAG", "react", 1), ("RAG", "react", 3), ("SFT", "react", None),
+         ("Base", "stateact", None), ("Base", "stateact", None)])
+    assert report.pick(cells, "RAG", "react", 3).run == rag3 and report.pick(cells, "SFT", "react").run == sft
+    assert report.pick(cells, "Distill", "react") is None
+    assert report.pick(cells, "Base", "stateact").run == newer != older

@@ -83,5 +83,5 @@ def test_interrupted_rollout_resumes_without_duplicates(
     assert (folder / "config.yaml").exists() and (folder / "metrics.json").exists()
 
     # A third run has nothing to do and must not load a model.
-    monkeypatch.setattr("hintrag.stages.rollout.make_backend", lambda *args: pytest.fail("model loaded"))
+    monkeypatch.setattr("hintrag.play.make_backend", lambda *args: pytest.fail("model loaded"))
     assert run_mode(cfg)["n_episodes"] == 4

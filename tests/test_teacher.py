@@ -20,10 +20,10 @@ from hintrag.stages import run_mode
 def test_k_sweep_shares_stage_a_and_bank_keys() -> None:
     cfgs = [make_cfg("mode=teacher", f"k={k}", "env.data_dir=/d") for k in (1, 3, 6, 9)]
     assert len({store.run_key("extract", c) for c in cfgs}) == 1
-    assert len({store.run_key(*store.upstream("extract", c)) for c in cfgs}) == 1
+    assert len({store.run_key(link.stage, up) for c in cfgs for link, up in store.upstream("extract", c)}) == 1
     assert len({store.run_key("teacher", c) for c in cfgs}) == 4
-    assert store.signature("extract", cfgs[0])["upstream"] == store.run_key("rollout", make_cfg("split=train",
-                                                                                                "env.data_dir=/d"))
+    (stage_a,) = store.signature("extract", cfgs[0])["upstream"]
+    assert stage_a == store.signature("rollout", make_cfg("split=train", "env.data_dir=/d"))
     assert store.run_key("extract", make_cfg("extractor=gpt-4o", "env.data_dir=/d")) != store.run_key("extract", cfgs[0])
     assert store.run_key("teacher", make_cfg("retrieval=tfidf", "env.data_dir=/d")) != store.run_key("teacher", cfgs[1])
 
@@ -89,9 +89,9 @@ def test_teacher_records_carry_retrieved_hints(chain, retrieval: str) -> None:
 
 
 def test_teacher_without_bank_is_one_clear_error(tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path) -> None:
-    with pytest.raises(ConfigError, match="no hint bank at .*mode=extract"):
+    with pytest.raises(ConfigError, match="no hint bank of Stage B.* at .*mode=extract"):
         run_mode(make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "mode=teacher"))
-    with pytest.raises(ConfigError, match="no Stage A trajectories at .*mode=rollout split=train"):
+    with pytest.raises(ConfigError, match="no trajectories of Stage A: base agent on train at .*mode=rollout split=train"):
         run_mode(make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "mode=extract"))
     with pytest.raises(ConfigError, match="k=0"):
         run_mode(make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "mode=teacher", "k=0"))

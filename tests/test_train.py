@@ -96,7 +96,7 @@ def test_zero_usable_examples_is_one_clear_error(stage_a) -> None:
     root, base = stage_a
     with pytest.raises(ConfigError, match=r"no usable training examples in rollout run .*-train-.*not_successful"):
         run_mode(make_cfg(*base, "mode=train"))
-    with pytest.raises(ConfigError, match=r"no teacher trajectories at .*mode=teacher split=train"):
+    with pytest.raises(ConfigError, match=r"no trajectories of Stage C.* at .*mode=teacher split=train"):
         run_mode(make_cfg(*base, "mode=train", "train.regime=distill"))
     with pytest.raises(ConfigError, match="lora_rank"):
         run_mode(make_cfg(*base, "mode=train", "lora_rank=0"))
@@ -134,7 +134,12 @@ def test_train_resumes_from_its_checkpoint_then_the_student_evaluates(stage_a, m
     result = run_mode(make_cfg(*base, "mode=eval", *STUDENT, "train.save_steps=1", "n_episodes=2"))
     records = list(store.read_jsonl(Path(result["run"]) / "trajectories.jsonl"))
     assert len(records) == 2 and all(len(r["prompt"]) == 2 and r["retrieval"] is None for r in records)
-    assert store.signature("eval", make_cfg(*base, "mode=eval", *STUDENT, "train.save_steps=1"))["upstream"] == folder.name
+    (trained,) = store.signature("eval", make_cfg(*base, "mode=eval", *STUDENT, "train.save_steps=1"))["upstream"]
+    assert store.digest(trained) == folder.name.rsplit("-", 1)[1]
+    # the report finds the student by its signature (played with its adapter path set, keyed without it)
+    report = run_mode(make_cfg(*base, "mode=report", *STUDENT, "n_episodes=2", "logger=wandb"))
+    table = (Path(report["run"]) / "table.md").read_text()
+    assert result["run"].split("/")[-1] in table and "| SFT | 0.00 |" in table
 
 
 @pytest.mark.slow

@@ -12,7 +12,9 @@ from conftest import WEBSHOP_DATA, make_cfg
 
 from hintrag.agents import AGENTS, make_agent
 from hintrag.agents.examples import EXAMPLES_DIR, ExampleEpisode, ExampleStep, load_examples
-from hintrag.agents.stateact import read_block, webshop_goal, webshop_states
+from hintrag.agents.stateact import read_block
+from hintrag.envs.webshop.state import example_states as webshop_states
+from hintrag.envs.webshop.state import goal as webshop_goal
 from hintrag.envs import make_suite
 from hintrag.envs.webshop.data import CATEGORIES
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import WEBSHOP_DATA
 
+from hintrag import textsearch
 from hintrag.envs.webshop import search
 from hintrag.errors import ConfigError
 
@@ -36,7 +37,7 @@ def agreement(engine, references) -> tuple[int, int, list[str]]:
     bad = []
     for ref in references:
         hits = engine.hits(ref["query"], k=50)
-        if [h.asin for h in hits] == ref["asins"]:
+        if [h.doc_id for h in hits] == ref["asins"]:
             same += 1
             scored += all(abs(h.score - s) <= 1.01e-4 for h, s in zip(hits, ref["scores"]))
         elif len(bad) < 3:
@@ -68,20 +69,20 @@ def test_tokenizer_matches_lucene_standard_tokenizer():
         "漢字とカタカナ ΣΑΣ İ": ["漢", "字", "と", "カタカナ", "σασ", "i"],
     }
     for text, expected in cases.items():
-        assert search.tokenize(text) == expected, text
-    assert [len(t) for t in search.tokenize("x" * 600)] == [255, 255, 90]
+        assert textsearch.tokenize(text) == expected, text
+    assert [len(t) for t in textsearch.tokenize("x" * 600)] == [255, 255, 90]
 
 
 def test_analyzer_drops_possessives_and_stopwords_then_stems():
-    assert search.analyze("The women's Assembly is not for THIS table") == ["women", "assembl", "tabl"]
-    assert search.analyze("it's Mary\u2019s 2s") == ["mari", "2s"]  # Lucene never stems 2-letter words
+    assert textsearch.analyze("The women's Assembly is not for THIS table") == ["women", "assembl", "tabl"]
+    assert textsearch.analyze("it's Mary\u2019s 2s") == ["mari", "2s"]  # Lucene never stems 2-letter words
 
 
 def test_norm_encoding_is_lucenes_smallfloat():
-    assert [search.norm_byte(n) for n in (0, 1, 23, 24, 25, 100, 1000)] == [0, 1, 23, 24, 25, 57, 87]
+    assert [textsearch.norm_byte(n) for n in (0, 1, 23, 24, 25, 100, 1000)] == [0, 1, 23, 24, 25, 57, 87]
     for n in range(5000):
-        decoded = search.norm_length(search.norm_byte(n))
-        assert decoded <= n and search.norm_byte(decoded) == search.norm_byte(n)
+        decoded = textsearch.norm_length(textsearch.norm_byte(n))
+        assert decoded <= n and textsearch.norm_byte(decoded) == textsearch.norm_byte(n)
 
 
 def test_unknown_kind_and_missing_documents_name_the_fix(tmp_path):

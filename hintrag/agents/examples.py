@@ -1,6 +1,6 @@
 """Solved example episodes, one source for every agent format.
 
-Traces come from ALFWorld's handcoded expert (`experiments/make_fewshot.py`); thoughts are written
+Traces come from each env's scripted expert (`experiments/make_fewshot*.py`); thoughts are written
 by hand in a separate file keyed by step index, so regenerating traces never loses them.
 """
 

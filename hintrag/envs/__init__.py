@@ -1,6 +1,8 @@
-"""Text environments, chosen by `env=` in the config."""
+"""Text environments, chosen by `env=` in the config; what generic code needs to know of each env."""
 
 from __future__ import annotations
+
+from typing import Any, Callable
 
 from omegaconf import DictConfig
 
@@ -8,6 +10,28 @@ from hintrag.envs.base import Episode, EpisodeSpec, Observation, Suite
 from hintrag.errors import ConfigError
 
 ENVS = ("alfworld", "webshop")
+
+# Keys of `env` that do not decide an episode's result, so run keys leave them out (each with why).
+# Keys every env has:
+COMMON_NOT_RESULT = {
+    "data_dir": "a path to the data; the episode ids and their contents are what count",
+    "eval_split": "only the default of `split`, which is hashed itself",
+    "max_hints_per_failure": "Stage B's default for hints.max_hints, which is hashed itself",
+    "state_keys": "StateAct's default for agent.keys, which is hashed itself",
+    "train": "Stage D's defaults for train.*, which are hashed themselves",
+}
+NOT_RESULT: dict[str, dict[str, str]] = {
+    "alfworld": {"order": "which episodes come first (scope, like n_episodes); an episode's play does not change"},
+    "webshop": {
+        "search": "the python and lucene engines rank identically (tests/test_webshop_search.py)",
+        "cache_dir": "where the search index is cached",
+    },
+}
+
+
+def not_result(env: DictConfig) -> dict[str, str]:
+    """`env` keys outside every run key, with the reason, for the configured env."""
+    return {**COMMON_NOT_RESULT, **NOT_RESULT.get(str(env.name), {})}
 
 
 def make_suite(env: DictConfig) -> Suite:
@@ -23,4 +47,19 @@ def make_suite(env: DictConfig) -> Suite:
     raise ConfigError(f"unknown env {env.name!r}; choose one of {', '.join(ENVS)} (env=...)")
 
 
-__all__ = ["Episode", "EpisodeSpec", "Observation", "Suite", "make_suite", "ENVS"]
+StateReader = tuple[Callable[[str], str], Callable[[Any, str], list[dict[str, str]]]]
+
+
+def state_reader(name: str) -> StateReader:
+    """StateAct's view of an env: the goal from the first observation, and the states of a solved
+    example read off its trace (a dict of block keys before each step)."""
+    if name == "alfworld":
+        from hintrag.envs import alfworld_state as reader
+    elif name == "webshop":
+        from hintrag.envs.webshop import state as reader
+    else:
+        raise ConfigError(f"StateAct has no state reader for env {name!r}; known: {', '.join(ENVS)}")
+    return reader.goal, reader.example_states
+
+
+__all__ = ["Episode", "EpisodeSpec", "Observation", "Suite", "make_suite", "not_result", "state_reader", "ENVS"]

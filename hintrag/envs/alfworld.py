@@ -27,6 +27,7 @@ TASK_TYPES = (
 )
 SPLITS = ("train", "valid_seen", "valid_unseen")
 BANNER = "-= Welcome to TextWorld, ALFRED! =-"
+NOTHING = "Nothing happens."  # the game's answer to a command it cannot carry out
 DOWNLOAD_HINT = (
     "set env.data_dir=/path/to/alfworld_data (or export ALFWORLD_DATA); "
     "get the data with `alfworld-download` (pip install alfworld==0.4.2)"
@@ -81,6 +82,8 @@ class AlfWorldSuite:
 
     name = "alfworld"
     categories = TASK_TYPES
+    nothing_text = NOTHING
+    scored = False
 
     def __init__(self, env: DictConfig) -> None:
         self.root = check_data_dir(env.data_dir)
@@ -144,6 +147,9 @@ class AlfWorldEpisode:
         return Observation(
             text=obs[0].strip(), done=bool(dones[0]) or won, won=won, reward=float(won), admissible=self._admissible
         )
+
+    def no_action(self) -> Observation:
+        return Observation(text=NOTHING, admissible=self._admissible)
 
     def close(self) -> None:
         if self._env is not None:

@@ -36,6 +36,10 @@ class Episode(Protocol):
 
     def step(self, action: str) -> Observation: ...
 
+    def no_action(self) -> Observation:
+        """The answer to a turn with no usable action in it (the game does not advance)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -44,6 +48,8 @@ class Suite(Protocol):
 
     name: str
     categories: tuple[str, ...]
+    nothing_text: str | None  # the answer to an action that changes nothing (counted as `nothing_happens`)
+    scored: bool  # True: the report leads with the mean reward (score), else with the success rate
 
     def episodes(self, split: str) -> list[EpisodeSpec]: ...
 

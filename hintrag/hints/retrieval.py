@@ -86,14 +86,14 @@ class TfidfRetriever(_Lexical):
 
 
 class BM25Retriever(_Lexical):
-    """Lucene-style BM25 (English analyzer, Porter stems), the same engine as WebShop's search."""
+    """Lucene-style BM25 (English analyzer, Porter stems), the engine the product search uses too (hintrag.textsearch)."""
 
     method = "bm25"
 
     def scores(self, task: str, hints: Sequence[Hint]) -> list[float]:
-        from hintrag.envs.webshop.search import PythonBM25
+        from hintrag.textsearch import BM25
 
-        found = {hit.asin: hit.score for hit in PythonBM25([(h.id, h.text) for h in hints]).hits(task, len(hints))}
+        found = {hit.doc_id: hit.score for hit in BM25([(h.id, h.text) for h in hints]).hits(task, len(hints))}
         return [found.get(h.id, 0.0) for h in hints]
 
 

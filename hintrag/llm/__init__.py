@@ -9,6 +9,32 @@ from hintrag.llm.base import Backend, Completion, Message, Request
 
 BACKENDS = ("hf", "openai", "vllm")
 
+# Keys of each backend that do not decide what the model answers, so run keys leave them out.
+# Hashed: `name` and `dtype` (engines and precisions can differ in the last bit, which flips
+# greedy picks), `max_model_len` (where episodes are cut), `structured_output` (how JSON is decoded).
+NOT_RESULT: dict[str, dict[str, str]] = {
+    "hf": {
+        "device": "where it runs (the numerics follow backend.dtype, which is hashed; pin it when mixing devices)",
+        "prefix_cache": "speed: reusing an episode's KV cache gives the same tokens (tests/test_hf_backend.py)",
+        "threads": "speed", "cache_dir": "where converted weights are cached",
+    },
+    "vllm": {
+        "tensor_parallel_size": "speed", "gpu_memory_utilization": "memory", "prefix_caching": "speed",
+        "max_lora_rank": "serving capacity (follows train.lora_rank)", "enforce_eager": "speed",
+        "seed": "alias of the top-level seed, which is hashed", "cache_dir": "where converted weights are cached",
+    },
+    "openai": {
+        "base_url": "where the server is; the model it serves is model.served_name/model.path, hashed",
+        "api_key_env": "a credential's name", "require_key": "a start-up check", "max_retries": "fault handling",
+        "timeout_s": "fault handling", "concurrency": "speed",
+    },
+}
+
+
+def not_result(backend: DictConfig) -> dict[str, str]:
+    """`backend` keys outside every run key, with the reason, for the configured engine."""
+    return NOT_RESULT.get(str(backend.name), {})
+
 
 def make_backend(backend: DictConfig, model: DictConfig, generation: DictConfig) -> Backend:
     """Build a backend for one model; for `hf` this is where weights load."""
@@ -28,4 +54,4 @@ def make_backend(backend: DictConfig, model: DictConfig, generation: DictConfig)
     raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)} (backend=...)")
 
 
-__all__ = ["Backend", "Completion", "Message", "Request", "make_backend", "BACKENDS"]
+__all__ = ["Backend", "Completion", "Message", "Request", "make_backend", "not_result", "BACKENDS"]

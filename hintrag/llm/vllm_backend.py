@@ -29,6 +29,18 @@ def require_vllm() -> None:
         raise ConfigError(f"backend=vllm needs vLLM, which is not installed; install it with: {INSTALL}")
 
 
+# Ranks vLLM's LoRA config accepts as max_lora_rank.
+LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def serving_rank(rank: int) -> int:
+    """The smallest rank vLLM accepts that can serve an adapter of `rank`."""
+    fits = [r for r in LORA_RANKS if r >= rank]
+    if not fits:
+        raise ConfigError(f"train.lora_rank={rank} is above the largest rank vLLM serves ({LORA_RANKS[-1]})")
+    return fits[0]
+
+
 class VLLMBackend(LocalTokens):
     def __init__(self, model: DictConfig, backend: DictConfig, generation: DictConfig) -> None:
         require_vllm()
@@ -42,7 +54,7 @@ class VLLMBackend(LocalTokens):
             model=folder, tensor_parallel_size=int(backend.tensor_parallel_size),
             enable_prefix_caching=bool(backend.prefix_caching), gpu_memory_utilization=float(backend.gpu_memory_utilization),
             max_model_len=int(backend.max_model_len) if backend.max_model_len else int(model.max_context),
-            dtype=str(backend.dtype), enable_lora=self.adapter is not None, max_lora_rank=int(backend.max_lora_rank),
+            dtype=str(backend.dtype), enable_lora=self.adapter is not None, max_lora_rank=serving_rank(int(backend.max_lora_rank)),
             seed=int(backend.seed), enforce_eager=bool(backend.enforce_eager),
         )
         self.temperature = float(generation.temperature)

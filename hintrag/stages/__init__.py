@@ -1,4 +1,5 @@
-"""Stages of the method, selected by `mode=`. One function per stage: (cfg, store root) -> summary."""
+"""Stages of the method, selected by `mode=`. One module per stage: its declaration (`SPEC`, see
+hintrag.stagespec) and `run(cfg, store root) -> summary`. Importing this package declares them all."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
 from hintrag.stages import bank, evaluate, extract, pipeline, report, rollout, teacher, train
+from hintrag.store import check_store
 from hintrag.tracking import make_tracker
 from hintrag.validate import validate_common
 
@@ -57,6 +59,7 @@ def run_mode(cfg: DictConfig) -> dict[str, Any]:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     validate_common(cfg, tuple(MODES))
     root = store_root(cfg)
+    check_store(root)
     if cfg.mode == "pipeline":
         return MODES["pipeline"](cfg, root)
     return run_stage(cfg.mode, cfg, root)

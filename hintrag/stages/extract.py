@@ -3,8 +3,8 @@
 The Stage A run is found by its key: the same config with `split` set to `hints.source_split`.
 Each failed episode's proposal (raw answer, accepted hints, rejections) is appended to
 `proposals.jsonl` as soon as it is read, so a rerun only asks about the episodes still missing;
-the bank is rebuilt from all proposals in episode order, so it is the same however often the
-stage was interrupted.
+the bank is rebuilt from all proposals in episode-id order, so it is the same however often the
+stage was interrupted and whatever order Stage A's episodes finished in.
 """
 
 from __future__ import annotations
@@ -17,18 +17,30 @@ from typing import Any
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from hintrag.hints.bank import Bank, Candidate, deduplicate
+from hintrag import llm
+from hintrag.hints.bank import BANK_FILE, Bank, Candidate, deduplicate
 from hintrag.hints.extract import HINTS_SCHEMA, extraction_messages, parse_hints, trace_text
 from hintrag.llm import Request, make_backend
 from hintrag.llm.base import ERROR
-from hintrag.stages.rollout import upstream_trajectories
+from hintrag.play import upstream_trajectories
+from hintrag.stagespec import Link, StageSpec, prefixed, register
 from hintrag.store import Run, open_run, unique_by
 from hintrag.validate import validate_model
 
 log = logging.getLogger(__name__)
 
 PROPOSALS = "proposals.jsonl"
-BANK = "bank.json"
+
+SPEC = register(StageSpec(
+    name="extract",
+    describe=lambda cfg: f"Stage B: hints from the failures on {cfg.hints.source_split}",
+    keys=("extractor", "hints"),  # the failures read are hashed through the upstream Stage A run
+    exclude=lambda cfg: prefixed("extractor.backend", llm.not_result(cfg.extractor.backend)),
+    upstream=lambda cfg: [Link("rollout", {"split": cfg.hints.source_split})],
+    name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.hints.source_split, f"s{cfg.seed}",
+                            cfg.extractor.name],
+    artifacts={"proposals": PROPOSALS, "bank": BANK_FILE},
+))
 
 
 def failed_episodes(cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
@@ -114,7 +126,7 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     if not failures:
         print(f"extract: Stage A run {source.key} has no failed episodes; the bank is empty")
     bank = build_bank(cfg, failures, proposals)
-    bank.save(run_.path / BANK)
+    bank.save(run_.path / BANK_FILE)
     metrics = {"source_run": source.key, **bank_metrics(failures, proposals, bank, errored)}
     run_.write_json("metrics.json", metrics)
     print(f"extract: {metrics['failures_read']} failures read, {metrics['hints_proposed']} hints proposed, "

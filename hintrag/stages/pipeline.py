@@ -1,72 +1,96 @@
-"""`mode=pipeline` (the default): A -> B -> C -> D -> eval -> report in one command.
+"""`mode=pipeline` (the default): every run the report reads, made in dependency order, then the report.
 
-Every step is the stage itself run under this config with the step's split and size, so it
-reuses (and resumes) whatever the run store already holds: an interrupted pipeline picks up
-where it stopped. A step with nothing to work on (no failed episode to learn hints from, no
-successful one to train a student on) says so and the pipeline goes on to report what it has.
+The plan is the report's upstream graph, read off the stage declarations: each run's own
+upstream links first, each run once (by key). Every step is the stage itself under this config
+with the link's overrides, so it reuses (and resumes) whatever the run store already holds: an
+interrupted pipeline picks up where it stopped. Runs on another split than the evaluation one
+(the train games of Stage A and the teacher) play `pipeline.train_episodes` episodes; students
+are made for `pipeline.regimes`. A step with nothing to work on (no successful episode to train
+a student on) says so, the steps that need it are skipped, and the report shows what there is.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from omegaconf import DictConfig
 
+from hintrag import stagespec
 from hintrag.envs import make_suite
 from hintrag.errors import NothingToDo
-from hintrag.store import with_values
+from hintrag.store import run_key, upstream, with_values
 from hintrag.validate import validate_model
 
 
-def step_cfg(cfg: DictConfig, mode: str, **overrides: Any) -> DictConfig:
-    return with_values(cfg, {"mode": mode, **overrides})
+@dataclass
+class Step:
+    mode: str
+    cfg: DictConfig
+    key: str
+    needs: list[str] = field(default_factory=list)  # keys of the steps it reads
+
+    @property
+    def label(self) -> str:
+        return stagespec.get(self.mode).describe(self.cfg)
 
 
-def steps(cfg: DictConfig) -> list[tuple[str, str, DictConfig]]:
-    """(label, mode, config) for every step, in order."""
+def _wanted(link: stagespec.Link, cfg: DictConfig) -> bool:
+    regime = link.overrides.get("train.regime")
+    return regime is None or regime in cfg.pipeline.regimes
+
+
+def steps(cfg: DictConfig) -> list[Step]:
+    """Every step in dependency order, ending with the report."""
+    base = with_values(cfg, {"mode": "report"})
     if cfg.pipeline.max_steps is not None:
-        cfg = step_cfg(cfg, "pipeline", max_steps=int(cfg.pipeline.max_steps))
-    train_split, n_train = cfg.train.source_split, int(cfg.pipeline.train_episodes)
-    plan = [
-        ("A: base agent on train games", "rollout", step_cfg(cfg, "rollout", split=cfg.hints.source_split, n_episodes=n_train)),
-        ("B: hints from its failures", "extract", step_cfg(cfg, "extract")),
-        ("C: teacher on train games", "teacher", step_cfg(cfg, "teacher", split=train_split, n_episodes=n_train)),
-        ("Base on the evaluation split", "rollout", step_cfg(cfg, "rollout")),
-        ("RAG teacher on the evaluation split", "teacher", step_cfg(cfg, "teacher")),
-    ]
-    for regime in cfg.pipeline.regimes:
-        regime_cfg = step_cfg(cfg, "train", **{"train.regime": regime})
-        plan.append((f"D: {regime} student", "train", regime_cfg))
-        plan.append((f"{regime} student on the evaluation split", "eval", step_cfg(regime_cfg, "eval")))
-    plan.append(("report", "report", step_cfg(cfg, "report")))
-    return plan
+        base = with_values(base, {"max_steps": int(cfg.pipeline.max_steps)})
+    plan: dict[str, Step] = {}
+
+    def visit(mode: str, step_cfg: DictConfig) -> str:
+        key = f"{mode}/{run_key(mode, step_cfg)}"
+        if key not in plan:
+            needs = []
+            for link, up in upstream(mode, step_cfg):
+                if not _wanted(link, cfg):
+                    continue
+                if up.split != step_cfg.split:  # Stage A and the teacher on train games
+                    up = with_values(up, {"n_episodes": cfg.pipeline.train_episodes})
+                needs.append(visit(link.stage, with_values(up, {"mode": link.stage})))
+            plan[key] = Step(mode, step_cfg, key, needs)
+        return key
+
+    visit("report", base)
+    return list(plan.values())
 
 
-def check(cfg: DictConfig) -> None:
+def check(cfg: DictConfig, plan: list[Step]) -> None:
     """Fail before the first stage, not in the middle: every split the pipeline plays, and the model."""
     suite = make_suite(cfg.env)
-    for split in {cfg.split, cfg.hints.source_split, cfg.train.source_split}:
+    for split in {step.cfg.split for step in plan}:
         suite.episodes(split)
     validate_model(cfg)
 
 
 def run(cfg: DictConfig, root: Path, run_stage: Callable[[str, DictConfig, Path], dict[str, Any]]) -> dict[str, Any]:
-    check(cfg)
+    plan = steps(cfg)
+    check(cfg, plan)
     results: dict[str, Any] = {}
     skipped: set[str] = set()
-    for label, mode, step in steps(cfg):
-        regime = step.train.regime
-        if mode == "eval" and regime in skipped:
-            print(f"pipeline: skipping '{label}': no {regime} student was trained")
+    for step in plan:
+        lacking = [need for need in step.needs if need in skipped]
+        if lacking and step.mode != "report":  # the report shows whatever exists
+            print(f"pipeline: skipping '{step.label}': nothing was made by {', '.join(lacking)}")
+            skipped.add(step.key)
             continue
-        print(f"pipeline: {label} (mode={mode})")
+        print(f"pipeline: {step.label} (mode={step.mode})")
         try:
-            results[label] = run_stage(mode, step, root)
+            results[step.key] = run_stage(step.mode, step.cfg, root)
         except NothingToDo as reason:
-            print(f"pipeline: nothing to do for '{label}': {reason}")
-            if mode == "train":
-                skipped.add(regime)
-    report = results.get("report", {})
-    return {"run": report.get("run"), "steps_run": len(results), "students_skipped": sorted(skipped),
+            print(f"pipeline: nothing to do for '{step.label}': {reason}")
+            skipped.add(step.key)
+    report = results.get(plan[-1].key, {})
+    students = sorted(s.cfg.train.regime for s in plan if s.mode == "train" and s.key in skipped)
+    return {"run": report.get("run"), "steps_run": len(results), "students_skipped": students,
             "figure": report.get("figure")}

@@ -1,4 +1,7 @@
-"""`mode=report`: the paper's tables and Figure 3 for this config's env, split, model and agents."""
+"""`mode=report`: the paper's tables and Figure 3 for this config's env, split, model and agents.
+
+Its upstream links name the run behind each regime; the report finds those runs by signature.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +12,61 @@ from omegaconf import DictConfig
 
 from hintrag import report
 from hintrag.envs import make_suite
-from hintrag.stages.rollout import select_episodes
-from hintrag.store import atomic_write_text, open_run
+from hintrag.play import select_episodes
+from hintrag.stagespec import Link, StageSpec, no_exclude, register
+from hintrag.store import atomic_write_text, open_run, signature, upstream
+
+STUDENT_REGIMES = {"sft": "SFT", "distill": "Distill"}  # train.regime -> the report's row
+
+
+def links(cfg: DictConfig) -> list[Link]:
+    """The runs behind the rows: Base, RAG (this k), then a student per training regime."""
+    students = [Link("eval", {"train.regime": regime, "eval.student": True}, label)
+                for regime, label in STUDENT_REGIMES.items()]
+    return [Link("rollout", {}, "Base"), Link("teacher", {}, "RAG"), *students]
+
+
+SPEC = register(StageSpec(
+    name="report",
+    describe=lambda cfg: f"report on {cfg.split}",
+    keys=("n_episodes", "report"),  # which episodes the table covers; the runs are hashed as upstream
+    exclude=no_exclude,
+    upstream=links,
+    name_parts=lambda cfg: [cfg.env.name, "-".join(cfg.report.agents), cfg.model.name, cfg.split, f"s{cfg.seed}"],
+    artifacts={"table": "table.md", "figure": "figure3.png"},
+))
+
+
+def scan(cfg: DictConfig, root: Path, ids: list[str]) -> list[report.Cell]:
+    """Cells of every run this config's report links to; RAG at every k for the k table."""
+    agents = list(cfg.report.agents)
+    cells = []
+    for link, up in upstream("report", cfg):
+        free = ("teacher.k",) if link.stage == "teacher" else ()
+        cells += report.cells_for(root, link.label, signature(link.stage, up), agents, ids, free)
+    return cells
 
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
-    ids = [s.id for s in select_episodes(make_suite(cfg.env), cfg.split, cfg.n_episodes)]
+    suite = make_suite(cfg.env)
+    ids = [s.id for s in select_episodes(suite, cfg.split, cfg.n_episodes)]
     agents = list(cfg.report.agents)
-    webshop = cfg.env.name == "webshop"
-    cells = report.scan(root, cfg, ids)
+    k = int(cfg.teacher.k)
+    cells = scan(cfg, root, ids)
     out = open_run("report", cfg, root)
-    main = report.main_table(cells, agents, int(cfg.k), webshop)
-    ks = report.k_table(cells, agents, webshop)
+    main = report.main_table(cells, agents, k, suite.scored)
+    ks = report.k_table(cells, agents, suite.scored)
     title = f"{cfg.env.name} {cfg.split}, {len(ids)} episodes, {cfg.model.name}"
     note = "\n`*` = incomplete run: fewer than the requested episodes; its numbers cover what it has.\n"
     runs = "".join(f"- {c.regime} {c.agent}{f' k={c.k}' if c.k else ''}: `{c.run}` ({c.done}/{c.expected})\n"
                    for c in cells)
-    text = (f"# {title}\n\nTokens per episode include retrieval. RAG uses k={cfg.k}, "
+    text = (f"# {title}\n\nTokens per episode include retrieval. RAG uses k={k}, "
             f"retrieval={cfg.retrieval.name}.\n\n{report.markdown(main)}\n## k\n\n{report.markdown(ks)}{note}\n"
-            f"## Runs\n\n{runs or '(none found)'}")
+            f"## Runs\n\nRuns are matched by signature; {report.PICK_RULE}.\n\n{runs or '(none found)'}")
     atomic_write_text(out.path / "table.md", text)
     atomic_write_text(out.path / "table.csv", report.to_csv(main))
     atomic_write_text(out.path / "k_table.csv", report.to_csv(ks))
-    report.figure3(cells, agents, int(cfg.k), webshop, out.path / "figure3", title)
+    report.figure3(cells, agents, k, suite.scored, out.path / "figure3", title)
     print(text)
     print(f"report: {len(cells)} runs; figure: {out.path / 'figure3.png'} (and .svg)")
     return {"run": str(out.path), "runs_found": len(cells), "incomplete": sum(not c.complete for c in cells),

@@ -11,11 +11,35 @@ from omegaconf import DictConfig
 
 from hintrag.agents import make_agent
 from hintrag.errors import ConfigError, NothingToDo
-from hintrag.stages.rollout import upstream_trajectories
-from hintrag.store import REGIMES, open_run
+from hintrag.play import upstream_trajectories
+from hintrag.stagespec import Link, StageSpec, register
+from hintrag.store import open_run
 from hintrag.training import data
 from hintrag.training.sft import train_adapter
 from hintrag.validate import validate_model
+
+# A student's training data: the teacher's trajectories (distill) or the base agent's (sft, the baseline).
+SOURCES = {"distill": "teacher", "sft": "rollout"}
+
+SPEC = register(StageSpec(
+    name="train",
+    describe=lambda cfg: f"Stage D: {cfg.train.regime} student from {cfg.train.source_split}",
+    keys=("train", "model"),  # the trajectories learnt from are hashed through the upstream run
+    exclude=lambda cfg: {
+        "train.report_to": "logging (set by logger=)",
+        "train.save_steps": "checkpointing: a resumed run takes the same steps (tests/test_kill_resume.py)",
+        "train.keep_checkpoints": "disk use",
+        "model.max_context": "a playing limit; training truncates at train.max_length, hashed",
+        "model.served_name": "the model's name on a server, not its weights",
+        "model.adapter": "set only when a student plays; training starts from the base weights",
+    },
+    upstream=lambda cfg: [Link(SOURCES[cfg.train.regime], {"split": cfg.train.source_split})],
+    name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.train.source_split, f"s{cfg.seed}",
+                            cfg.train.regime, f"r{cfg.train.lora_rank}"],
+    artifacts={"adapter": "adapter", "dataset": "dataset/*.jsonl", "manifest": "manifest.json"},
+    choices={"train.regime": tuple(SOURCES)},
+))
+
 
 def source_records(cfg: DictConfig, root: Path) -> tuple[str, list[dict[str, Any]]]:
     """The trajectories the student learns from, found by the upstream stage's key."""
@@ -33,7 +57,7 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     examples, dropped = data.build(records, agent, float(cfg.train.min_reward), cfg.env.get("invalid_action_text"))
     if not examples:
         raise NothingToDo(
-            f"no usable training examples in {REGIMES[cfg.train.regime]} run {source_key}: "
+            f"no usable training examples in {SOURCES[cfg.train.regime]} run {source_key}: "
             f"{len(records)} episodes read, dropped {dict(dropped)} (kept: reward >= {cfg.train.min_reward}, "
             f"no invalid action); play more episodes or lower train.min_reward"
         )
@@ -41,7 +65,7 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     run_ = open_run("train", cfg, root)
     train_set, eval_set = data.split(examples, float(cfg.train.eval_fraction), int(cfg.train.seed))
     manifest = {
-        "source_stage": REGIMES[cfg.train.regime], "source_run": source_key, "regime": cfg.train.regime,
+        "source_stage": SOURCES[cfg.train.regime], "source_run": source_key, "regime": cfg.train.regime,
         "episodes_read": len(records), "kept": len(examples), "dropped": dict(dropped),
         "train_examples": len(train_set), "eval_examples": len(eval_set),
     }
@@ -62,7 +86,7 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     metrics = train_adapter(cfg, run_.path / "dataset" / "train.jsonl",
                             run_.path / "dataset" / "eval.jsonl" if eval_set else None, run_.path)
     run_.write_json("metrics.json", {**manifest, **metrics})
-    print(f"train ({cfg.train.regime}, {metrics['quantization']}, r={cfg.lora_rank}): {len(train_set)} examples "
+    print(f"train ({cfg.train.regime}, {metrics['quantization']}, r={cfg.train.lora_rank}): {len(train_set)} examples "
           f"from {source_key}, loss {metrics['first_loss']} -> {metrics['last_loss']}, "
           f"{metrics['train_runtime_s']}s, {metrics['tokens_per_s']} tokens/s -> {run_.path / 'adapter'}")
     return {"run": str(run_.path), **manifest, **metrics}

@@ -115,7 +115,7 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
     tokenizer = AutoTokenizer.from_pretrained(local_folder(cfg.model, cfg.backend.cache_dir))
     override = Path(cfg.train.chat_template).read_text() if cfg.train.chat_template else None
     tokenizer.chat_template = training_template(tokenizer, data["train"]["messages"], override)
-    rank = int(cfg.lora_rank)
+    rank = int(cfg.train.lora_rank)
     lora = LoraConfig(r=rank, lora_alpha=int(cfg.train.lora_alpha or 2 * rank), lora_dropout=float(cfg.train.lora_dropout),
                       target_modules=LORA_TARGETS, bias="none", task_type="CAUSAL_LM")
     checkpoints = run_dir / "checkpoints"

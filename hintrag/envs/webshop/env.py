@@ -87,9 +87,11 @@ class WebShopSuite:
 
     name = "webshop"
     categories = CATEGORIES
+    scored = True
 
     def __init__(self, env: DictConfig, search: SearchEngine | None = None) -> None:
         self.settings = Settings.from_config(env)
+        self.nothing_text = self.settings.invalid_action_text
         self.catalog, self.goals = build(self.settings.data_dir, self.settings.seed)
         self._search = search
         self._hits: dict[str, list[str]] = {}
@@ -170,6 +172,10 @@ class WebShopEpisode:
             self.done = True
         invalid = self.suite.settings.invalid_action_text
         return self._observe(invalid if not valid and invalid is not None else None)
+
+    def no_action(self) -> Observation:
+        """Like an action the original ignores, but no step is spent: the model said no action."""
+        return self._observe(self.suite.settings.invalid_action_text)
 
     def close(self) -> None:
         pass

@@ -1,0 +1,124 @@
+"""Playing a split into a stage's run folder, for every stage that plays (Stage A, the teacher,
+evaluation), and reading the episodes an upstream run played. Stages call this library; no
+stage imports another.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+from omegaconf import DictConfig
+
+from hintrag import envs, llm
+from hintrag.agents import make_agent
+from hintrag.envs import EpisodeSpec, Suite, make_suite
+from hintrag.errors import ConfigError
+from hintrag.hints.retrieval import Retriever
+from hintrag.llm import Backend, make_backend
+from hintrag.metrics import episode_metrics
+from hintrag.rollout import Hinting, limits_from, play
+from hintrag.shards import missing, shard_of
+from hintrag.stagespec import Exclude, prefixed
+from hintrag.store import Run, by_episode_order, locate_run, missing_input, open_run, unique_by, upstream
+from hintrag.validate import validate_model
+
+log = logging.getLogger(__name__)
+
+TRAJECTORIES = "trajectories.jsonl"
+TRAJECTORY_FILES = "trajectories*.jsonl"  # one file per shard when sharded
+ERRORS = "errors.jsonl"  # episodes whose model calls failed after retries; they are played again on a rerun
+
+# What decides an episode's play: the game, the prompt, the weights, the decoding, the engine, the limits.
+PLAY_KEYS = ("env", "agent", "model", "generation", "backend", "seed", "split", "max_steps")
+
+
+def play_exclude(cfg: DictConfig) -> Exclude:
+    """The env's and the engine's keys that do not change an episode (declared by each env and backend)."""
+    return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend))}
+
+
+def play_parts(cfg: DictConfig) -> list[str]:
+    return [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.split, f"s{cfg.seed}"]
+
+
+def select_episodes(suite: Suite, split: str, n_episodes: int | None) -> list[EpisodeSpec]:
+    """The first `n_episodes` of the split in the env's deterministic order (all when null)."""
+    specs = suite.episodes(split)
+    if n_episodes is not None and n_episodes > len(specs):
+        log.warning("n_episodes=%d but %s has %d episodes; playing all of them", n_episodes, split, len(specs))
+    return specs if n_episodes is None else specs[:n_episodes]
+
+
+def upstream_trajectories(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
+    """The episodes of the run `stage` reads (found by its key), in episode-id order, or one
+    error naming the command that makes them."""
+    (link, src), = upstream(stage, cfg)
+    source = locate_run(link.stage, src, root)
+    records = by_episode_order(source.records(TRAJECTORIES))
+    if not records:
+        raise missing_input(link, src, cfg, "trajectories", source.path)
+    return source, records
+
+
+def _keep(run: Run, name: str, record: dict[str, Any], seen: dict[str, dict[str, Any]]) -> None:
+    """Append a finished record and add it to what this run has seen, so nothing is read back."""
+    run.append(name, record)
+    seen.setdefault(record["episode_id"], record)
+
+
+def play_stage(
+    stage: str, cfg: DictConfig, root: Path, retriever: Callable[[Backend], Retriever] | None = None,
+    fewshot: bool = True,
+) -> tuple[Run, dict[str, Any]]:
+    """Play the configured episodes into the stage's run folder, resuming; return run and metrics.
+
+    `retriever` (teacher) builds the hint retriever once the agent's backend exists, since the
+    paper's re-ranker is an LLM call.
+    """
+    suite = make_suite(cfg.env)
+    shard = shard_of(cfg)
+    specs = select_episodes(suite, cfg.split, cfg.n_episodes)
+    agent = make_agent(cfg.agent, cfg.env)
+    run = open_run(stage, cfg, root)
+    seen = unique_by(run.records(TRAJECTORIES), "episode_id")  # read once; new episodes are added as they finish
+    if shard.merging:
+        absent = missing([s.id for s in specs], set(seen), shard.count)
+        if absent:
+            raise ConfigError(
+                f"{stage}: shard(s) {', '.join(map(str, absent))} of {shard.count} are missing or unfinished in "
+                f"{run.path}; run each with shard=<i> num_shards={shard.count}, then merge again"
+            )
+    else:
+        specs = shard.select(specs)
+    todo = [] if shard.merging else [s for s in specs if s.id not in seen]
+    out_file = TRAJECTORIES.replace(".jsonl", f"{shard.suffix()}.jsonl")
+    timing = None
+    if todo:
+        validate_model(cfg)
+        log.info("%s: %d of %d episodes to play in %s", stage, len(todo), len(specs), run.path)
+        backend = make_backend(cfg.backend, cfg.model, cfg.generation)
+        hinting = None
+        if retriever is not None:
+            hinting = Hinting(retriever(backend), int(cfg.teacher.k), bool(cfg.teacher.repeat_hint))
+        timing = play(
+            todo, suite, agent, backend, limits_from(cfg), int(cfg.batch_size),
+            on_finish=lambda rec: _keep(run, out_file, rec.to_dict(), seen), on_error=lambda e: run.append(ERRORS, e),
+            hinting=hinting, fewshot=fewshot,
+        )
+    else:
+        log.info("%s: all %d episodes already in %s; nothing to play", stage, len(specs), run.path)
+    records = [seen[s.id] for s in specs if s.id in seen]  # the split's order, however they finished
+    metrics = episode_metrics(records)
+    metrics_file = f"metrics{shard.suffix()}.json"
+    if timing is not None:
+        metrics["last_session"] = timing
+    elif (run.path / metrics_file).exists():
+        metrics["last_session"] = json.loads((run.path / metrics_file).read_text()).get("last_session")
+    run.write_json(metrics_file, metrics)
+    if timing and timing["errored"]:
+        log.warning("%s: %d episode(s) errored (model calls failed after retries; see %s); rerun to play them again",
+                    stage, timing["errored"], run.path / ERRORS)
+    return run, metrics

@@ -1,0 +1,114 @@
+"""Stage declarations: what decides a stage's result, what it reads, where it writes.
+
+Each stage module declares one `StageSpec` next to its `run` (the way dora treats an experiment
+as a signature). Everything that needs the stage graph reads these declarations and keeps no
+list of its own: the store hashes run keys from them, the pipeline walks their upstream links,
+the report matches runs by the signatures they give, tracking logs their artifacts, validation
+checks their choices, and a missing input names the command that makes it. Adding a stage is
+one module (plus its config).
+
+A stage's key hashes whole config groups (`keys`) minus an explicit `exclude` map of dotted
+prefixes to the reason each one does not change the result (paths, caches, speed and logging
+knobs, aliases). A census test walks every config leaf and fails on any that is neither hashed
+by some stage nor excluded with a reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from omegaconf import DictConfig, OmegaConf
+
+Exclude = Mapping[str, str]  # dotted config prefix -> why it does not decide the result
+
+
+@dataclass(frozen=True)
+class Link:
+    """An upstream run this stage reads: that stage under this config with `overrides` applied."""
+
+    stage: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""  # what the upstream run is to this stage, e.g. the report's "Base"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage of the method, as the rest of the framework sees it."""
+
+    name: str  # the `mode=` that runs it and its folder under the store root
+    describe: Callable[[DictConfig], str]  # one line for logs, e.g. "Stage A: base agent on train"
+    keys: tuple[str, ...]  # config groups and keys hashed whole into the run key
+    exclude: Callable[[DictConfig], Exclude]  # leaves under `keys` that are not hashed, with why
+    upstream: Callable[[DictConfig], list[Link]]  # the runs it reads
+    name_parts: Callable[[DictConfig], list[str]]  # readable prefix of its folder name
+    artifacts: Mapping[str, str] = field(default_factory=dict)  # kind -> file name or glob in its folder
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # key -> allowed values
+
+
+def no_links(cfg: DictConfig) -> list[Link]:
+    return []
+
+
+def no_exclude(cfg: DictConfig) -> Exclude:
+    return {}
+
+
+_STAGES: dict[str, StageSpec] = {}
+
+
+def register(spec: StageSpec) -> StageSpec:
+    """Called by each stage module at import; a name registered twice is a programming error."""
+    if spec.name in _STAGES and _STAGES[spec.name] is not spec:
+        raise RuntimeError(f"stage {spec.name!r} declared twice")
+    _STAGES[spec.name] = spec
+    return spec
+
+
+def stages() -> dict[str, StageSpec]:
+    """Every declared stage (importing the stage package declares them all)."""
+    importlib.import_module("hintrag.stages")
+    return dict(_STAGES)
+
+
+def get(name: str) -> StageSpec:
+    found = stages()
+    if name not in found:
+        raise KeyError(f"no stage {name!r}; declared: {', '.join(found)}")
+    return found[name]
+
+
+def prefixed(prefix: str, exclude: Exclude) -> dict[str, str]:
+    """`exclude` of a sub-config placed under `prefix`, e.g. backend keys under extractor.backend."""
+    return {f"{prefix}.{key}": why for key, why in exclude.items()}
+
+
+def is_excluded(leaf: str, exclude: Exclude) -> bool:
+    return any(leaf == p or leaf.startswith(p + ".") for p in exclude)
+
+
+def leaves(prefix: str, value: Any) -> dict[str, Any]:
+    """Dotted leaf paths of a resolved config value; lists are leaves (their order matters)."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, sub in value.items():
+            out.update(leaves(f"{prefix}.{key}" if prefix else str(key), sub))
+        return out
+    return {prefix: value}
+
+
+def config_leaves(cfg: DictConfig, key: str = "") -> dict[str, Any]:
+    """Every leaf of `cfg` (or of its sub-config `key`), resolved."""
+    node = OmegaConf.select(cfg, key, throw_on_missing=True) if key else cfg
+    value = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+    return leaves(key, value)
+
+
+def hashed(spec: StageSpec, cfg: DictConfig) -> dict[str, Any]:
+    """The leaves of `spec.keys` that decide the stage's result under `cfg`."""
+    exclude = spec.exclude(cfg)
+    out: dict[str, Any] = {}
+    for key in spec.keys:
+        out.update({leaf: v for leaf, v in config_leaves(cfg, key).items() if not is_excluded(leaf, exclude)})
+    return dict(sorted(out.items()))
