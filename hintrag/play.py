@@ -16,7 +16,6 @@ from hintrag import envs, llm
 from hintrag.agents import make_agent
 from hintrag.envs import EpisodeSpec, Suite, make_suite
 from hintrag.errors import ConfigError
-from hintrag.hints.retrieval import Retriever
 from hintrag.llm import Backend, make_backend
 from hintrag.metrics import episode_metrics
 from hintrag.rollout import Hinting, limits_from, play
@@ -70,12 +69,12 @@ def _keep(run: Run, name: str, record: dict[str, Any], seen: dict[str, dict[str,
 
 
 def play_stage(
-    stage: str, cfg: DictConfig, root: Path, retriever: Callable[[Backend], Retriever] | None = None,
+    stage: str, cfg: DictConfig, root: Path, hinting: Callable[[Backend], Hinting] | None = None,
     fewshot: bool = True,
 ) -> tuple[Run, dict[str, Any]]:
     """Play the configured episodes into the stage's run folder, resuming; return run and metrics.
 
-    `retriever` (teacher) builds the hint retriever once the agent's backend exists, since the
+    `hinting` (teacher) builds how hints are retrieved once the agent's backend exists, since the
     paper's re-ranker is an LLM call.
     """
     suite = make_suite(cfg.env)
@@ -100,13 +99,10 @@ def play_stage(
         validate_model(cfg)
         log.info("%s: %d of %d episodes to play in %s", stage, len(todo), len(specs), run.path)
         backend = make_backend(cfg.backend, cfg.model, cfg.generation)
-        hinting = None
-        if retriever is not None:
-            hinting = Hinting(retriever(backend), int(cfg.teacher.k), bool(cfg.teacher.repeat_hint))
         timing = play(
             todo, suite, agent, backend, limits_from(cfg), int(cfg.batch_size),
             on_finish=lambda rec: _keep(run, out_file, rec.to_dict(), seen), on_error=lambda e: run.append(ERRORS, e),
-            hinting=hinting, fewshot=fewshot,
+            hinting=hinting(backend) if hinting else None, fewshot=fewshot,
         )
     else:
         log.info("%s: all %d episodes already in %s; nothing to play", stage, len(specs), run.path)

@@ -13,7 +13,9 @@ from omegaconf import DictConfig
 
 from hintrag.hints.bank import upstream_bank
 from hintrag.hints.retrieval import make_retriever
+from hintrag.llm import Backend
 from hintrag.play import PLAY_KEYS, TRAJECTORY_FILES, play_exclude, play_parts, play_stage
+from hintrag.rollout import Hinting
 from hintrag.stagespec import Link, StageSpec, register
 
 SPEC = register(StageSpec(
@@ -29,7 +31,10 @@ SPEC = register(StageSpec(
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     bank_key, bank = upstream_bank("teacher", cfg, root)
-    run_, metrics = play_stage("teacher", cfg, root, retriever=lambda backend: make_retriever(cfg.retrieval, bank, backend))
+    def hinting(backend: Backend) -> Hinting:
+        return Hinting(make_retriever(cfg.retrieval, bank, backend), int(cfg.teacher.k), bool(cfg.teacher.repeat_hint))
+
+    run_, metrics = play_stage("teacher", cfg, root, hinting=hinting)
     print(
         f"teacher (k={cfg.teacher.k}, {cfg.retrieval.name}, bank {bank_key}: {len(bank.hints)} hints): "
         f"{metrics['n_episodes']} episodes, success {metrics['success_rate']:.1%}, "
