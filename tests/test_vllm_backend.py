@@ -65,7 +65,13 @@ def fake_vllm(monkeypatch: pytest.MonkeyPatch) -> list[FakeLLM]:
     lora = types.ModuleType("vllm.lora")
     request = types.ModuleType("vllm.lora.request")
     request.LoRARequest = lambda name, lora_id, path: (name, lora_id, path)
-    for name, module in {"vllm": vllm, "vllm.inputs": inputs, "vllm.lora": lora, "vllm.lora.request": request}.items():
+    platforms = types.ModuleType("vllm.platforms")
+    platforms.current_platform = types.SimpleNamespace(device_type="cuda")
+    sampling = types.ModuleType("vllm.sampling_params")
+    sampling.StructuredOutputsParams = lambda json: {"json": json}
+    modules = {"vllm": vllm, "vllm.inputs": inputs, "vllm.lora": lora, "vllm.lora.request": request,
+               "vllm.platforms": platforms, "vllm.sampling_params": sampling}
+    for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: object() if name == "vllm" else None)
     return engines
@@ -110,3 +116,28 @@ def test_a_student_is_served_as_a_lora_request(fake_vllm: list[FakeLLM], tiny_mo
     assert engine.kwargs["enable_lora"] is True and engine.kwargs["max_lora_rank"] >= 16
     backend.generate([Request(chat("a"), 4)])
     assert engine.calls[0][2] == ("student", 1, str(tmp_path))
+
+
+def test_engine_settings_follow_the_device() -> None:
+    """float32 and eager on CPU like the hf backend, the engine's own choices on a GPU; one KV-cache size."""
+    from hintrag.llm.vllm_backend import CPU_KV_CACHE_GB, cpu_environment, engine_options
+
+    backend = make_cfg("backend=vllm").backend
+    assert engine_options(backend, cpu=True) == {"dtype": "float32", "enforce_eager": True,
+                                                 "kv_cache_memory_bytes": int(CPU_KV_CACHE_GB * 2**30)}
+    assert engine_options(backend, cpu=False) == {"dtype": "auto", "enforce_eager": False, "gpu_memory_utilization": 0.9}
+    sized = make_cfg("backend=vllm", "backend.kv_cache_gb=1.5", "backend.dtype=bfloat16", "backend.enforce_eager=false",
+                     "backend.threads=1").backend
+    assert engine_options(sized, cpu=False) == {"dtype": "bfloat16", "enforce_eager": False,
+                                                "kv_cache_memory_bytes": int(1.5 * 2**30)}
+    env = cpu_environment(sized)
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == "2" and env["VLLM_CPU_OMP_THREADS_BIND"].count("-") <= 1
+
+
+def test_a_json_schema_request_is_decoded_under_that_schema(fake_vllm: list[FakeLLM], tiny_model_dir: Path) -> None:
+    cfg = make_cfg("backend=vllm", f"model.path={tiny_model_dir}", "model.gguf_file=null")
+    backend = make_backend(cfg.backend, cfg.model, cfg.generation)
+    schema = {"type": "object", "properties": {"hints": {"type": "array"}}}
+    backend.generate([Request(chat("a"), 4, json_schema=schema), Request(chat("b"), 4)])
+    _, params, _ = fake_vllm[0].calls[0]
+    assert params[0]["structured_outputs"] == {"json": schema} and params[1]["structured_outputs"] is None

