@@ -78,10 +78,11 @@ def run(cfg: DictConfig, root: Path, run_stage: Callable[[str, DictConfig, Path]
     check(cfg, plan)
     results: dict[str, Any] = {}
     skipped: set[str] = set()
+    labels = {step.key: step.label for step in plan}
     for step in plan:
-        lacking = [need for need in step.needs if need in skipped]
+        lacking = [labels[need] for need in step.needs if need in skipped]
         if lacking and step.mode != "report":  # the report shows whatever exists
-            print(f"pipeline: skipping '{step.label}': nothing was made by {', '.join(lacking)}")
+            print(f"pipeline: skipping '{step.label}': nothing was made by '{', '.join(lacking)}'")
             skipped.add(step.key)
             continue
         print(f"pipeline: {step.label} (mode={step.mode})")
