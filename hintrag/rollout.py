@@ -49,7 +49,6 @@ class _Live:
     episode: Episode
     opening: list[Message]
     started: float
-    nothing_text: str | None  # the env's answer to an action that changes nothing (counted)
     initial_observation: str = ""
     retrieved: Retrieved | None = None
     spare_hints: list[str] = field(default_factory=list)  # next-ranked hints for a repeat hint
@@ -74,7 +73,7 @@ def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | Non
         retrieved.hints = retrieved.hints[: hinting.k]
     hints = [h.text for h in retrieved.hints] if retrieved else []
     opening = agent.opening(first.text, spec.category, hints=hints, fewshot=fewshot)
-    return _Live(spec, episode, opening, started, suite.nothing_text, first.text, retrieved, spare)
+    return _Live(spec, episode, opening, started, first.text, retrieved, spare)
 
 
 def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) -> None:
@@ -113,7 +112,8 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
         live.end_reason = "max_steps"
 
 
-def _record(live: _Live) -> EpisodeRecord:
+def _record(live: _Live, nothing_text: str | None) -> EpisodeRecord:
+    """The finished episode; `nothing_text` is the env's answer to an action that changes nothing."""
     trace = live.trace
     prompt_tokens = sum(s.prompt_tokens for s in trace)
     completion_tokens = sum(s.completion_tokens for s in trace)
@@ -122,7 +122,7 @@ def _record(live: _Live) -> EpisodeRecord:
         episode_id=live.spec.id, category=live.spec.category, task=live.episode.task,
         initial_observation=live.initial_observation,
         success=live.won, reward=live.reward, steps=len(trace), end_reason=live.end_reason,
-        nothing_happens=sum(bool(live.nothing_text) and s.observation.startswith(live.nothing_text) for s in trace),
+        nothing_happens=sum(bool(nothing_text) and s.observation.startswith(nothing_text) for s in trace),
         repetitions=sum(1 for a, b in zip(trace, trace[1:]) if a.action == b.action),
         invalid_actions=sum(s.kind == "invalid" for s in trace),
         prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, retrieval_tokens=retrieval_tokens,
@@ -171,7 +171,7 @@ def play(
                     if on_error:
                         on_error({"episode_id": x.spec.id, "step": len(x.trace), "error": x.error})
                 else:
-                    on_finish(_record(x))
+                    on_finish(_record(x, suite.nothing_text))
                 bar.update(1)
             live = running
             bar.set_postfix(steps=steps, running=len(live))

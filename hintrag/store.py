@@ -170,7 +170,7 @@ def check_store(root: Path) -> None:
             return
     else:
         schema = 1
-    old = sorted(p.name for p in stagespec_folders(root))
+    old = sorted(p.name for p in _stage_folders(root))
     if old:
         raise ConfigError(
             f"the run store {root} was written by an older hintrag (run key schema {schema}, now {SCHEMA}); its runs "
@@ -179,7 +179,7 @@ def check_store(root: Path) -> None:
     atomic_write_json(marker, {"schema": SCHEMA})
 
 
-def stagespec_folders(root: Path) -> list[Path]:
+def _stage_folders(root: Path) -> list[Path]:
     """The store's stage folders that hold at least one run."""
     return [root / name for name in stagespec.stages() if (root / name).is_dir() and any((root / name).iterdir())]
 

@@ -3,7 +3,8 @@
 Each stage is one W&B run, grouped by experiment and tagged by stage, env, agent, model and k.
 It logs the config (secret-looking keys removed), the stage's metrics, its trajectory table
 (episode, task type, success, steps, tokens, and where the full trace lives), the hint bank,
-the report's figure (the artifacts each stage declares), and trl's own training curves (the trainer logs into the active run).
+the report's figure (the artifacts each stage declares), and trl's own training curves (the
+trainer logs into the active run).
 Offline by default: runs are written under the store and synced later with `wandb sync`.
 """
 
@@ -84,6 +85,11 @@ class WandbTracker:
             self.run.finish()
             self.run = None
 
+    def _files(self, folder: Path, kind: str) -> list[Path]:
+        """The files of one artifact kind the running stage declares (a name or a glob), as found."""
+        pattern = self.artifacts.get(kind)
+        return sorted(folder.glob(pattern)) if pattern else []
+
     def log_summary(self, summary: dict[str, Any]) -> None:
         """Metrics, then whatever the stage's folder holds: trajectories, a bank, a figure."""
         import wandb
@@ -94,7 +100,7 @@ class WandbTracker:
         folder = Path(summary["run"]) if summary.get("run") else None
         if folder is None:
             return
-        files = sorted(folder.glob(self.artifacts["trajectories"])) if "trajectories" in self.artifacts else []
+        files = self._files(folder, "trajectories")
         if files:
             rows = []
             for trajectories in files:  # one file per shard when sharded
@@ -104,14 +110,12 @@ class WandbTracker:
                                  rec["total_tokens"], f"{trajectories}#L{line_no}"])
             columns = ["episode", "task_type", "success", "reward", "steps", "tokens", "trace"]
             self.run.log({"trajectories": wandb.Table(columns=columns, data=rows)})
-        bank = folder / self.artifacts.get("bank", "")
-        if "bank" in self.artifacts and bank.is_file():
+        for bank in self._files(folder, "bank"):
             hints = json.loads(bank.read_text())["hints"]
             rows = [[h["id"], h["category"], h["type"], h["text"], len(h["sources"]), h["absorbed"]] for h in hints]
             self.run.log({"hint_bank": wandb.Table(columns=["id", "category", "type", "text", "sources", "absorbed"],
                                                    data=rows)})
-        figure = folder / self.artifacts.get("figure", "")
-        if "figure" in self.artifacts and figure.is_file():
+        for figure in self._files(folder, "figure"):
             self.run.log({"figure3": wandb.Image(str(figure))})
 
 

@@ -49,6 +49,13 @@ def serving_rank(rank: int) -> int:
 CPU_KV_CACHE_GB = 2.0
 
 
+def kv_cache_gb(backend: DictConfig, cpu: bool) -> float | None:
+    """The KV-cache size in GiB: backend.kv_cache_gb, else CPU_KV_CACHE_GB on CPU (None: the GPU's share)."""
+    if backend.kv_cache_gb is not None:
+        return float(backend.kv_cache_gb)
+    return CPU_KV_CACHE_GB if cpu else None
+
+
 def on_cpu() -> bool:
     """Whether the installed vLLM is its CPU build (no CUDA GPU needed)."""
     from vllm.platforms import current_platform
@@ -65,9 +72,9 @@ def engine_options(backend: DictConfig, cpu: bool) -> dict[str, Any]:
         "dtype": ("float32" if cpu else "auto") if dtype == "auto" else dtype,
         "enforce_eager": cpu if eager == "auto" else bool(eager),
     }
-    kv_gb = backend.kv_cache_gb if backend.kv_cache_gb is not None else (CPU_KV_CACHE_GB if cpu else None)
+    kv_gb = kv_cache_gb(backend, cpu)
     if kv_gb is not None:  # the same size on either device, instead of a share of its memory
-        options["kv_cache_memory_bytes"] = int(float(kv_gb) * 2**30)
+        options["kv_cache_memory_bytes"] = int(kv_gb * 2**30)
     else:
         options["gpu_memory_utilization"] = float(backend.gpu_memory_utilization)
     return options
@@ -79,8 +86,7 @@ def cpu_environment(backend: DictConfig) -> dict[str, str]:
     cores = cores[: int(backend.threads)] if backend.threads else cores
     contiguous = cores == list(range(cores[0], cores[-1] + 1))
     env = {"VLLM_CPU_OMP_THREADS_BIND": f"{cores[0]}-{cores[-1]}" if contiguous else ",".join(map(str, cores))}
-    kv_gb = CPU_KV_CACHE_GB if backend.kv_cache_gb is None else float(backend.kv_cache_gb)
-    env["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, math.ceil(kv_gb)))
+    env["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, math.ceil(kv_cache_gb(backend, cpu=True))))
     return env
 
 
