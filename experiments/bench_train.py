@@ -61,8 +61,7 @@ def plain_trl(cfg: DictConfig, train_file: Path, out: Path) -> dict[str, float]:
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     key, records = source_records(cfg, store_root(cfg))
-    examples, dropped = data.build(records, make_agent(cfg.agent, cfg.env), float(cfg.train.min_reward),
-                                   cfg.env.get("invalid_action_text"))
+    examples, dropped = data.build(records, make_agent(cfg.agent, cfg.env), data.Keep.from_config(cfg.train, cfg.env))
     print(f"{len(examples)} examples from {key} (dropped {dict(dropped)})")
     with tempfile.TemporaryDirectory() as tmp:
         train_file = Path(tmp) / "train.jsonl"

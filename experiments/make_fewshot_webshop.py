@@ -1,11 +1,8 @@
-"""Build WebShop few-shot examples by playing train goals with a scripted oracle.
+"""Build WebShop few-shot examples by playing train goals with the scripted oracle
+(hintrag/envs/webshop/oracle.py, the same code as `mode=demos`).
 
 For each of the five categories the first goal of the `train` split (goals 1500+) that the
-oracle wins is kept. The oracle knows the goal product, so it plans its search offline: the
-first candidate query (the instruction's own words, then the product's scrape query) whose
-results list the product within the first two pages. It then plays the real env: search, Next >
-until the product shows, click it, click each option value the instruction names, Buy Now.
-Only episodes with reward 1.0 are kept, and the traces are written in the same schema as
+oracle wins is kept. Only episodes with reward 1.0 are kept, and the traces are written in the same schema as
 `alfworld.json`, observations exactly as the env returns them (the prompt must show the real
 page format).
 
@@ -15,10 +12,8 @@ Usage: ``python experiments/make_fewshot_webshop.py env.data_dir=../shared/data/
 
 from __future__ import annotations
 
-import re
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,95 +23,25 @@ from omegaconf import DictConfig
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hintrag.agents.examples import save_examples  # noqa: E402
 from hintrag.envs import make_suite  # noqa: E402
-from hintrag.envs.base import EpisodeSpec  # noqa: E402
-from hintrag.envs.webshop import WebShopSuite  # noqa: E402
-from hintrag.envs.webshop.goals import Goal  # noqa: E402
-from hintrag.envs.webshop.pages import PER_PAGE  # noqa: E402
 from hintrag.errors import ConfigError  # noqa: E402
 
 SPLIT = "train"
-MAX_PAGES = 2  # the product must show on results page 1 or 2 of the chosen query
 MAX_GOALS = 25  # goals tried per category before giving up
-# Words the search drops anyway (Lucene English stopwords); leaving them out keeps the query short.
-_FILLER = frozenset({"and", "for", "with", "a", "an", "the", "of", "to", "in", "on"})
-_OPTIONS = re.compile(r" with [a-z][a-z ]*: ")
+MAX_ACTIONS = 15  # the oracle needs search, at most one Next >, the product, its options, Buy Now
 
 
-@dataclass(frozen=True)
-class SearchPlan:
-    """What the oracle will type and on which results page the goal product then appears."""
-
-    query: str
-    page: int
-
-
-def instruction_phrase(instruction: str) -> str:
-    """The product description part of an instruction: no 'Find me', no options, no price."""
-    text = instruction.split(", and price lower than")[0]
-    text = _OPTIONS.split(text)[0]
-    return text.removeprefix("Find me ").strip()
-
-
-def keywords(text: str) -> str:
-    """Lower-cased words without commas and without words the search ignores."""
-    words = text.lower().replace(",", " ").split()
-    return " ".join(w for w in words if w not in _FILLER)
-
-
-def candidate_queries(goal: Goal) -> list[str]:
-    """Queries in the order the oracle tries them: the instruction's words first (what a model
-    can copy), then the shorter scrape query the product was found with."""
-    out: list[str] = []
-    for query in (keywords(instruction_phrase(goal.instruction_text)), keywords(goal.query)):
-        if query and query not in out:
-            out.append(query)
-    return out
-
-
-def plan_search(suite: WebShopSuite, goal: Goal) -> SearchPlan | None:
-    """The first candidate query that lists the goal ASIN within MAX_PAGES results pages."""
-    for query in candidate_queries(goal):
-        hits = suite.hits(query)
-        if goal.asin in hits and hits.index(goal.asin) < MAX_PAGES * PER_PAGE:
-            return SearchPlan(query, hits.index(goal.asin) // PER_PAGE + 1)
-    return None
-
-
-def play_oracle(suite: WebShopSuite, spec: EpisodeSpec) -> dict[str, Any] | None:
-    """Play one goal with the oracle; the trace, or None when it cannot be planned or is not won."""
-    episode = suite.make(spec)
-    goal = episode.goal
-    plan = plan_search(suite, goal)
-    if plan is None:
-        return None
-    actions = [f"search[{plan.query}]"] + ["click[Next >]"] * (plan.page - 1) + [f"click[{goal.asin}]"]
-    actions += [f"click[{value}]" for value in goal.goal_options.values()]
-    actions.append("click[Buy Now]")
-    obs = episode.reset()
-    initial, steps = obs.text, []
-    for action in actions:
-        if obs.done:
-            return None
-        if action.startswith("click[") and action[6:-1].lower() not in obs.admissible:
-            return None  # e.g. an option value shared by two options: the page cannot express it
-        obs = episode.step(action)
-        steps.append({"action": action, "observation": obs.text})
-    if not (obs.done and obs.reward == 1.0):
-        return None
-    return {"task": episode.task, "initial_observation": initial, "steps": steps, "won": True}
-
-
-def choose_examples(suite: WebShopSuite) -> dict[str, dict[str, Any]]:
+def choose_examples(suite: Any) -> dict[str, dict[str, Any]]:
     """One won oracle episode per category: the first train goal of that category that works."""
     specs = suite.episodes(SPLIT)
     examples: dict[str, dict[str, Any]] = {}
     for category in suite.categories:
         for spec in [s for s in specs if s.category == category][:MAX_GOALS]:
-            trace = play_oracle(suite, spec)
-            print(f"{category}: {spec.id} {'won in ' + str(len(trace['steps'])) + ' steps' if trace else 'skipped'}",
+            demo = suite.demonstrate(spec, MAX_ACTIONS)  # hintrag/envs/webshop/oracle.py
+            print(f"{category}: {spec.id} {'won in ' + str(len(demo.steps)) + ' steps' if demo.won else demo.end_reason}",
                   flush=True)
-            if trace is not None:
-                examples[category] = {"game": spec.id, **trace}
+            if demo.won:
+                examples[category] = {"game": spec.id, "task": demo.task, "initial_observation": demo.initial_observation,
+                                      "steps": demo.steps, "won": True}
                 break
         else:
             raise RuntimeError(f"the oracle won none of the first {MAX_GOALS} {category} goals of {SPLIT}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from hintrag import stats
 from hintrag.metrics import episode_metrics
 from hintrag.play import TRAJECTORIES
 from hintrag.stagespec import is_excluded
@@ -40,6 +41,7 @@ class Cell:
     metrics: dict[str, Any]
     exact: bool = True  # its signature equals the one this config gives (not only agent aside)
     finished: float = 0.0  # when it last wrote its metrics (seconds since the epoch)
+    records: Sequence[dict[str, Any]] = ()  # its episodes of the table, in the split's order (for intervals)
 
     @property
     def complete(self) -> bool:
@@ -80,7 +82,8 @@ def cells_for(root: Path, regime: str, wanted: dict[str, Any], agents: Sequence[
         if done:
             k = sig["values"].get("teacher.k")
             cells.append(Cell(regime, agent, k, folder.name, len(done), len(ids), episode_metrics(done),
-                              exact=strip(sig, free) == strip(wanted, free), finished=_finished(folder)))
+                              exact=strip(sig, free) == strip(wanted, free), finished=_finished(folder),
+                              records=done))
     return cells
 
 
@@ -90,35 +93,102 @@ def pick(cells: Sequence[Cell], regime: str, agent: str, k: int | None = None) -
     return max(found, key=lambda c: (c.exact, c.done, c.finished, c.run)) if found else None
 
 
+# Per-episode value of each column; success is a rate (Wilson), the others means (bootstrap).
+PER_EPISODE = {
+    "success": lambda r: 100.0 * float(r["success"]), "score": lambda r: 100.0 * r["reward"],
+    "steps": lambda r: float(r["steps"]), "tokens": lambda r: r["total_tokens"] / 1000,
+}
+
+
+def estimate(cell: Cell, column: str) -> stats.Interval:
+    """The column's value for a cell with its 95% interval."""
+    if column == "success":
+        return stats.wilson(sum(bool(r["success"]) for r in cell.records), len(cell.records)).scaled(100)
+    return stats.bootstrap_mean([PER_EPISODE[column](r) for r in cell.records])
+
+
+def difference(cell: Cell, base: Cell, column: str) -> tuple[stats.Interval, int]:
+    """The cell minus Base on the episodes both played (paired bootstrap), and how many those are."""
+    theirs = {r["episode_id"]: r for r in base.records}
+    pairs = [(PER_EPISODE[column](r), PER_EPISODE[column](theirs[r["episode_id"]]))
+             for r in cell.records if r["episode_id"] in theirs]
+    return stats.paired_difference([a for a, _ in pairs], [b for _, b in pairs]), len(pairs)
+
+
+def _interval(value: stats.Interval, sign: bool = False, unit: str = "") -> str:
+    head = f"{value.value:+.2f}" if sign else f"{value.value:.2f}"
+    return f"{head}{unit} [{value.low:.1f}, {value.high:.1f}]"
+
+
 def _value(cell: Cell, column: str) -> str:
-    m = cell.metrics
-    text = {
-        "success": f"{100 * m['success_rate']:.2f}", "score": f"{m['score']:.2f}",
-        "steps": f"{m['mean_steps']:.2f}", "tokens": f"{m['mean_total_tokens'] / 1000:.2f}k",
-    }[column]
+    text = _interval(estimate(cell, column), unit="k" if column == "tokens" else "")
     return text if cell.complete else f"{text}*"
+
+
+def _delta(cell: Cell | None, base: Cell | None, column: str) -> str:
+    if cell is None or base is None or cell is base:
+        return "-"
+    value, n = difference(cell, base, column)
+    return _interval(value, sign=True) if n else "-"
 
 
 def columns(scored: bool) -> list[str]:
     return ["score", "success", "steps", "tokens"] if scored else ["success", "steps", "tokens"]
 
 
+def lead(scored: bool) -> str:
+    """The column a regime is compared with Base on: score where envs grade, else success."""
+    return "score" if scored else "success"
+
+
 def main_table(cells: Sequence[Cell], agents: Sequence[str], k: int, scored: bool) -> list[list[str]]:
+    """One row per regime; per agent its columns with 95% intervals and the paired difference
+    against Base on the lead column."""
     cols = columns(scored)
-    header = ["regime"] + [f"{a} {c}" for a in agents for c in cols]
+    header = ["regime"] + [h for a in agents for h in [f"{a} {c}" for c in cols] + [f"{a} Δ{lead(scored)} vs Base"]]
     rows = [header]
     for regime in REGIMES:
         row = [regime]
         for agent in agents:
             cell = pick(cells, regime, agent, k)
             row += [_value(cell, c) if cell else "-" for c in cols]
+            row.append(_delta(cell, pick(cells, "Base", agent), lead(scored)))
         rows.append(row)
     return rows
 
 
+def long_rows(cells: Sequence[Cell], agents: Sequence[str], k: int, scored: bool) -> list[list[Any]]:
+    """table.csv: one line per regime, agent and measure, numbers unformatted, for plotting elsewhere."""
+    rows: list[list[Any]] = [["regime", "agent", "measure", "value", "low95", "high95", "episodes", "complete", "run"]]
+    for agent in agents:
+        base = pick(cells, "Base", agent)
+        for regime in REGIMES:
+            if (cell := pick(cells, regime, agent, k)) is None:
+                continue
+            for column in columns(scored):
+                e = estimate(cell, column)
+                rows.append([regime, agent, column, round(e.value, 4), round(e.low, 4), round(e.high, 4),
+                             cell.done, cell.complete, cell.run])
+            if base is not None and cell is not base:
+                d, n = difference(cell, base, lead(scored))
+                rows.append([regime, agent, f"{lead(scored)}_minus_base", round(d.value, 4), round(d.low, 4),
+                             round(d.high, 4), n, cell.complete, cell.run])
+    return rows
+
+
+def caution(n: int) -> str:
+    """What the intervals mean at this size, said in the table (a 4-episode rate means little)."""
+    widest = stats.wilson(n // 2, n).scaled(100) if n else stats.Interval(0, 0, 100)
+    text = (f"Brackets: 95% intervals (Wilson for success rates, bootstrap over episodes for means; Δ: paired "
+            f"bootstrap against Base on the same episodes). With {n} episodes a success rate's interval is up to "
+            f"{widest.high - widest.low:.0f} points wide")
+    return text + (": too few episodes to tell regimes apart; read these numbers as a smoke test.\n"
+                   if n < 30 else "; a Δ whose interval contains 0 is no evidence of a difference.\n")
+
+
 def k_table(cells: Sequence[Cell], agents: Sequence[str], scored: bool) -> list[list[str]]:
     ks = sorted({c.k for c in cells if c.regime == "RAG" and c.k is not None})
-    metric = "score" if scored else "success"
+    metric = lead(scored)
     rows = [["agent"] + [f"k={k}" for k in ks]]
     for agent in agents:
         rows.append([agent] + [_value(cell, metric) if (cell := pick(cells, "RAG", agent, k)) else "-"
@@ -139,7 +209,8 @@ def to_csv(rows: Sequence[Sequence[str]]) -> str:
 
 
 def figure3(cells: Sequence[Cell], agents: Sequence[str], k: int, scored: bool, path: Path, title: str) -> None:
-    """Accuracy against tokens per episode, one marker per regime, one colour per agent (PNG and SVG)."""
+    """Accuracy against tokens per episode, one marker per regime, one colour per agent, 95% intervals
+    as error bars on both axes (PNG and SVG)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,10 +223,13 @@ def figure3(cells: Sequence[Cell], agents: Sequence[str], k: int, scored: bool, 
             cell = pick(cells, regime, agent, k)
             if cell is None:
                 continue
-            y = cell.metrics["score"] if scored else 100 * cell.metrics["success_rate"]
-            x = cell.metrics["mean_total_tokens"] / 1000
-            ax.scatter([x], [y], marker=markers[regime], s=90, color=f"C{index}",
+            y, x = estimate(cell, lead(scored)), estimate(cell, "tokens")
+            ax.errorbar([x.value], [y.value], yerr=[[y.value - y.low], [y.high - y.value]],
+                        xerr=[[x.value - x.low], [x.high - x.value]], fmt="none", ecolor=f"C{index}", alpha=0.5,
+                        capsize=3, lw=1)
+            ax.scatter([x.value], [y.value], marker=markers[regime], s=90, color=f"C{index}",
                        facecolors="none" if not cell.complete else f"C{index}", label=f"{agent} {regime}")
+            x, y = x.value, y.value
             ax.annotate(regime, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set_xlabel("tokens per episode (thousands, retrieval included)")
     ax.set_ylabel("score" if scored else "success rate (%)")

@@ -17,27 +17,47 @@ SECRET = "sk-hintrag-report-test-123"
 
 
 def cell(regime: str, agent: str, success: float, tokens: float, done: int = 4, k: int | None = None) -> report.Cell:
-    metrics = {"success_rate": success, "score": 100 * success, "mean_steps": 10.0, "mean_total_tokens": tokens}
-    return report.Cell(regime, agent, k, f"{regime}-{agent}-{k}", done, 4, metrics)
+    """A run of `done` of 4 episodes e0.., the first round(success x done) of them won."""
+    wins = round(success * done)
+    records = [{"episode_id": f"e{i}", "success": i < wins, "reward": float(i < wins), "steps": 10,
+                "total_tokens": tokens} for i in range(done)]
+    metrics = {"success_rate": wins / done, "score": 100 * wins / done, "mean_steps": 10.0, "mean_total_tokens": tokens}
+    return report.Cell(regime, agent, k, f"{regime}-{agent}-{k}", done, 4, metrics, records=records)
 
 
 CELLS = [cell("Base", "react", 0.5, 40000), cell("RAG", "react", 0.75, 50000, k=3), cell("RAG", "react", 0.25, 52000, k=1),
          cell("SFT", "react", 0.5, 30000, done=2), cell("Distill", "react", 1.0, 20000), cell("Base", "stateact", 0.25, 45000)]
 
 
-def test_main_table_has_the_papers_layout_and_marks_incomplete_runs() -> None:
+def test_main_table_has_the_papers_layout_intervals_and_marks_incomplete_runs() -> None:
     rows = report.main_table(CELLS, ["react", "stateact"], 3, scored=False)
-    assert rows[0] == ["regime", "react success", "react steps", "react tokens", "stateact success", "stateact steps",
-                       "stateact tokens"]
+    assert rows[0] == ["regime", "react success", "react steps", "react tokens", "react Δsuccess vs Base",
+                       "stateact success", "stateact steps", "stateact tokens", "stateact Δsuccess vs Base"]
     assert [r[0] for r in rows[1:]] == ["Base", "RAG", "SFT", "Distill"]
-    assert rows[1][1:4] == ["50.00", "10.00", "40.00k"] and rows[2][1] == "75.00"  # RAG at k=3, not k=1
-    assert rows[3][1] == "50.00*" and rows[4][1:] == ["100.00", "10.00", "20.00k", "-", "-", "-"]
+    # 2 of 4: Wilson 95% [15.0, 85.0]; constant steps and tokens: point intervals
+    assert rows[1][1:5] == ["50.00 [15.0, 85.0]", "10.00 [10.0, 10.0]", "40.00k [40.0, 40.0]", "-"]
+    assert rows[2][1].startswith("75.00 [") and rows[2][4].startswith("+25.00 [0.0, ")  # RAG at k=3, not k=1
+    # SFT played 2 of the 4: e0 won (as Base), e1 lost (Base won it), so -50 on the episodes both played
+    assert rows[3][1] == "50.00 [9.5, 90.5]*" and rows[3][4] == "-50.00 [-100.0, 0.0]"
+    assert rows[4][1].startswith("100.00 [51.0, 100.0]") and rows[4][5:] == ["-", "-", "-", "-"]
     web = report.main_table(CELLS, ["react"], 3, scored=True)
-    assert web[0] == ["regime", "react score", "react success", "react steps", "react tokens"]
-    assert report.k_table(CELLS, ["react"], scored=False) == [["agent", "k=1", "k=3"], ["react", "25.00", "75.00"]]
+    assert web[0] == ["regime", "react score", "react success", "react steps", "react tokens", "react Δscore vs Base"]
+    assert report.k_table(CELLS, ["react"], scored=False)[0] == ["agent", "k=1", "k=3"]
     md = report.markdown(rows)
-    assert md.splitlines()[1] == "|---|---|---|---|---|---|---|" and "| Distill | 100.00 |" in md
-    assert report.to_csv(rows).splitlines()[0].startswith("regime,react success")
+    assert md.splitlines()[1] == "|" + "---|" * 9 and "| Distill | 100.00 [51.0, 100.0] |" in md
+
+
+def test_the_csv_has_one_line_per_measure_with_numeric_bounds() -> None:
+    rows = report.long_rows(CELLS, ["react"], 3, scored=False)
+    assert rows[0] == ["regime", "agent", "measure", "value", "low95", "high95", "episodes", "complete", "run"]
+    base = next(r for r in rows if r[:3] == ["Base", "react", "success"])
+    assert base[3:8] == [50.0, pytest.approx(15.0039, abs=1e-3), pytest.approx(84.9961, abs=1e-3), 4, True]
+    assert [r[0] for r in rows if r[2] == "success_minus_base"] == ["RAG", "SFT", "Distill"]
+    assert report.to_csv(rows).splitlines()[0].startswith("regime,agent,measure,value")
+
+
+def test_the_table_says_when_there_are_too_few_episodes() -> None:
+    assert "too few episodes" in report.caution(4) and "too few" not in report.caution(134)
 
 
 def test_figure3_is_written_as_png_and_svg(tmp_path: Path) -> None:
@@ -66,7 +86,7 @@ def test_pipeline_runs_every_stage_and_prints_the_table(pipeline_store) -> None:
     assert "nothing to do for 'Stage D: distill student from train'" in out and "no usable training examples" in out
     assert "skipping 'distill student on valid_unseen'" in out
     assert "| regime | react success | react steps | react tokens |" in out
-    assert "| Base | 0.00 | 2.00 |" in out and "figure: " in out
+    assert "| Base | 0.00 [0.0, 65.8] | 2.00 [2.0, 2.0] |" in out and "too few episodes" in out and "figure: " in out
     folder = next((root / "report").iterdir())
     assert {"table.md", "table.csv", "k_table.csv", "figure3.png", "figure3.svg"} <= {p.name for p in folder.iterdir()}
 

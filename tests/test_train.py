@@ -59,13 +59,22 @@ def test_no_hint_and_no_fewshot_text_survives(env: str, agent_name: str) -> None
 
 
 def test_drop_reasons() -> None:
+    ok = {"reward": 1.0, "success": True, "invalid_actions": 0, "nothing_happens": 1, "trace": [{"observation": "fine"}]}
+    keep = data.Keep()
+    assert data.drop_reason(ok, keep) is None
+    assert data.drop_reason({**ok, "reward": 0.5, "success": False}, keep) == "not_successful"
+    assert data.drop_reason({**ok, "reward": 0.5, "success": False}, data.Keep(min_reward=0.5)) is None
+    assert data.drop_reason({**ok, "invalid_actions": 1}, keep) == "invalid_action"
+    assert data.drop_reason({**ok, "trace": [{"observation": "Invalid action!"}]},
+                            data.Keep(invalid_text="Invalid action!")) == "invalid_action"
+
+
+def test_the_authors_nothing_happens_filter_keeps_fewer_than_two() -> None:
+    """paper_alfworld keeps successes with fewer than 2 "Nothing happens." (train.max_nothing_happens=1)."""
+    keep = data.Keep.from_config(make_cfg("experiment=paper_alfworld").train, make_cfg().env)
+    assert keep.max_nothing_happens == 1 and data.Keep.from_config(make_cfg().train, make_cfg().env).max_nothing_happens is None
     ok = {"reward": 1.0, "success": True, "invalid_actions": 0, "trace": [{"observation": "fine"}]}
-    assert data.drop_reason(ok, 1.0, None) is None
-    assert data.drop_reason({**ok, "reward": 0.5, "success": False}, 1.0, None) == "not_successful"
-    assert data.drop_reason({**ok, "reward": 0.5, "success": False}, 0.5, None) is None
-    assert data.drop_reason({**ok, "invalid_actions": 1}, 1.0, None) == "invalid_action"
-    assert data.drop_reason({**ok, "trace": [{"observation": "Invalid action!"}]}, 1.0, "Invalid action!") == \
-        "invalid_action"
+    assert [data.drop_reason({**ok, "nothing_happens": n}, keep) for n in (0, 1, 2)] == [None, None, "nothing_happens"]
 
 
 def test_chatml_training_template_renders_like_the_model_and_marks_the_end_token(embedded_model_dir: Path) -> None:
@@ -139,7 +148,7 @@ def test_train_resumes_from_its_checkpoint_then_the_student_evaluates(stage_a, m
     # the report finds the student by its signature (played with its adapter path set, keyed without it)
     report = run_mode(make_cfg(*base, "mode=report", *STUDENT, "n_episodes=2", "logger=wandb"))
     table = (Path(report["run"]) / "table.md").read_text()
-    assert result["run"].split("/")[-1] in table and "| SFT | 0.00 |" in table
+    assert result["run"].split("/")[-1] in table and "| SFT | 0.00 [0.0, 65.8] |" in table
 
 
 @pytest.mark.slow

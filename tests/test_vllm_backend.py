@@ -3,8 +3,8 @@ TokensPrompt, LoRARequest, RequestOutput), for machines without a GPU such as CI
 
 This checks our side of the contract: one generate call per step with token-id prompts counted
 like the hf backend, prefix caching and tensor parallelism from the config, a student served as a
-LoRA request, finish reasons and cached-prefix accounting. It does not show that vLLM itself runs;
-that needs a GPU (experiments/bench_batching.py backend=vllm).
+LoRA request on a GPU and merged weights on CPU, finish reasons and cached-prefix accounting. That
+vLLM itself runs is tests/test_vllm_real.py, against the installed engine (vLLM's CPU build in CI).
 """
 
 from __future__ import annotations
@@ -52,6 +52,24 @@ class FakeLLM:
 
 ANSWERS = [FakeChoice("look", [1, 2], "stop", None), FakeChoice("go to desk 1\n", [3, 4, 5], "stop", "\n"),
            FakeChoice("open", [6, 7, 8, 9], "length", None)]
+
+
+@pytest.fixture
+def tiny_adapter(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A LoRA adapter on the tiny model whose B matrices are nonzero, so merging changes weights."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if "lora_B" in name:
+                weight.normal_(std=0.5)
+    model.save_pretrained(tmp_path / "adapter")
+    return tmp_path / "adapter"
 
 
 @pytest.fixture
@@ -106,6 +124,30 @@ def test_one_generate_call_per_step_with_exact_counts(fake_vllm: list[FakeLLM], 
     assert [o.completion_tokens for o in out] == [2, 3, 0, 4]
     assert out[0].prefill_tokens == 5 and out[1].text == "go to desk 1\n"
     assert backend.count_prompt_tokens(requests[0].messages) == len(expected[0])
+
+
+def test_on_cpu_a_student_is_merged_into_a_cached_folder(fake_vllm: list[FakeLLM], tiny_model_dir: Path,
+                                                          tiny_adapter: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    monkeypatch.setattr(sys.modules["vllm.platforms"].current_platform, "device_type", "cpu")
+    cfg = make_cfg("backend=vllm", f"model.path={tiny_model_dir}", "model.gguf_file=null",
+                   f"model.adapter={tiny_adapter}", f"backend.cache_dir={tmp_path / 'cache'}")
+    backend = make_backend(cfg.backend, cfg.model, cfg.generation)
+    (engine,) = fake_vllm
+    merged = Path(engine.kwargs["model"])
+    assert engine.kwargs["enable_lora"] is False and merged.parent == tmp_path / "cache" / "merged"
+    backend.generate([Request(chat("a"), 4)])
+    assert engine.calls[0][2] is None  # no LoRA request: the weights already hold the student
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    student = AutoModelForCausalLM.from_pretrained(merged).state_dict()
+    changed = [k for k in base if not torch.equal(base[k], student[k])]
+    assert changed and all("q_proj" in k or "v_proj" in k for k in changed)
+    stamp = (merged / "config.json").stat().st_mtime_ns
+    make_backend(cfg.backend, cfg.model, cfg.generation)
+    assert Path(fake_vllm[1].kwargs["model"]) == merged and (merged / "config.json").stat().st_mtime_ns == stamp
 
 
 def test_a_student_is_served_as_a_lora_request(fake_vllm: list[FakeLLM], tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hintrag.envs.base import EpisodeSpec, Observation
+from hintrag.envs.base import Demo, EpisodeSpec, Observation
 from hintrag.errors import ConfigError
 
 TASK_TYPES = (
@@ -111,6 +111,11 @@ class AlfWorldSuite:
 
     def make(self, spec: EpisodeSpec) -> "AlfWorldEpisode":
         return AlfWorldEpisode(spec)
+
+    def demonstrate(self, spec: EpisodeSpec, max_steps: int) -> Demo:
+        from hintrag.envs.alfworld_expert import play_expert
+
+        return play_expert(spec, max_steps)
 
 
 class AlfWorldEpisode:

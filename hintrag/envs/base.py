@@ -26,6 +26,19 @@ class Observation:
     admissible: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Demo:
+    """An episode played by the env's scripted expert: its steps as (action, observation) dicts,
+    in the schema of the few-shot example files. Lost demos are kept so that they can be counted."""
+
+    task: str
+    initial_observation: str
+    steps: list[dict[str, str]]
+    won: bool
+    reward: float
+    end_reason: str  # won | lost | no_plan (the expert could not plan this episode) | max_steps
+
+
 class Episode(Protocol):
     """A running game. `task` is the goal sentence; `reset` gives the first observation."""
 
@@ -54,3 +67,8 @@ class Suite(Protocol):
     def episodes(self, split: str) -> list[EpisodeSpec]: ...
 
     def make(self, spec: EpisodeSpec) -> Episode: ...
+
+    def demonstrate(self, spec: EpisodeSpec, max_steps: int) -> Demo:
+        """The episode played by the env's scripted expert (ALFWorld's handcoded expert, WebShop's
+        oracle), for expert demonstrations and few-shot examples."""
+        ...

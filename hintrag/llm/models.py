@@ -7,6 +7,7 @@ loading the GGUF takes ~17 s here, the converted folder ~0.1 s, and servers such
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
@@ -64,8 +65,20 @@ def resolve_source(model: DictConfig) -> Path | str:
     return folder
 
 
+def _write_folder(target: Path, save) -> None:
+    """Write a model folder atomically: `save(tmp)` into a temp dir beside `target`, then rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        save(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> None:
-    """Dequantise a GGUF into a transformers folder, written atomically (rename of a temp dir)."""
+    """Dequantise a GGUF into a transformers folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -76,15 +89,36 @@ def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> None:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    _write_folder(target, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
+
+
+def adapter_digest(adapter: Path) -> str:
+    """12 hex digits of the sha1 of an adapter folder's files: the same weights give the same digest."""
+    digest = hashlib.sha1()
+    for file in sorted(p for p in adapter.iterdir() if p.is_file()):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def merged_folder(base: Path | str, adapter: str, cache_dir: str) -> Path:
+    """A folder holding `base` with the LoRA `adapter` merged into its weights, cached by the
+    adapter's content: an engine then serves the student at the plain model's speed."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = Path(os.path.expanduser(adapter))
+    if not (source / "adapter_config.json").is_file():
+        raise ConfigError(f"{source} is not a LoRA adapter folder (no adapter_config.json); fix model.adapter")
+    target = Path(cache_dir).expanduser() / "merged" / f"{Path(str(base)).name}-{adapter_digest(source)}"
+    if (target / "config.json").is_file():
+        return target
+    log.info("merging adapter %s into %s once, as %s", source, base, target)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model = PeftModel.from_pretrained(model, str(source)).merge_and_unload()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    _write_folder(target, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
+    return target
 
 
 def local_folder(model: DictConfig, cache_dir: str) -> Path | str:

@@ -2,7 +2,7 @@
 
 All running episodes of a step go into one `generate` call; vLLM's automatic prefix caching plays
 the role of the hf backend's per-episode KV cache; a Stage D student is served as a LoRA request
-on the base model. Prompts are tokenised with the model's own chat template here and passed as
+on the base model on a GPU, merged into the weights on CPU. Prompts are tokenised with the model's own chat template here and passed as
 token ids, so prompt and completion counts are exact and identical to the hf backend's.
 """
 
@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from hintrag.errors import ConfigError
 from hintrag.llm.base import Completion, LocalTokens, Request
-from hintrag.llm.models import local_folder
+from hintrag.llm.models import local_folder, merged_folder
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,15 @@ def engine_options(backend: DictConfig, cpu: bool) -> dict[str, Any]:
     return options
 
 
+def merges_adapter(backend: DictConfig, cpu: bool) -> bool:
+    """Whether a student is merged into the weights (CPU: vLLM's CPU LoRA kernels made prefill ~19x
+    slower here) rather than served as a LoRA request (GPU: one base model serves every adapter)."""
+    mode = str(backend.adapter_serving)
+    if mode not in ("auto", "merge", "request"):
+        raise ConfigError(f"backend.adapter_serving={mode!r}; choose auto, merge or request")
+    return cpu if mode == "auto" else mode == "merge"
+
+
 def cpu_environment(backend: DictConfig) -> dict[str, str]:
     """vLLM's CPU build reads its KV-cache size and its cores from the environment, at engine start."""
     cores = sorted(os.sched_getaffinity(0))  # the cores this process may use (a SLURM job's, say)
@@ -102,6 +111,8 @@ class VLLMBackend(LocalTokens):
         folder = str(local_folder(model, backend.cache_dir))
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.adapter = str(model.adapter) if model.get("adapter") else None
+        if self.adapter and merges_adapter(backend, cpu):
+            folder, self.adapter = str(merged_folder(folder, self.adapter, backend.cache_dir)), None
         options = engine_options(backend, cpu)
         log.info("vLLM on %s: %s", "cpu" if cpu else "gpu", options)
         self.llm = LLM(

@@ -61,10 +61,11 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     runs = "".join(f"- {c.regime} {c.agent}{f' k={c.k}' if c.k else ''}: `{c.run}` ({c.done}/{c.expected})\n"
                    for c in cells)
     text = (f"# {title}\n\nTokens per episode include retrieval. RAG uses k={k}, "
-            f"retrieval={cfg.retrieval.name}.\n\n{report.markdown(main)}\n## k\n\n{report.markdown(ks)}{note}\n"
+            f"retrieval={cfg.retrieval.name}.\n\n{report.markdown(main)}\n{report.caution(len(ids))}"
+            f"\n## k\n\n{report.markdown(ks)}{note}\n"
             f"## Runs\n\nRuns are matched by signature; {report.PICK_RULE}.\n\n{runs or '(none found)'}")
     atomic_write_text(out.path / "table.md", text)
-    atomic_write_text(out.path / "table.csv", report.to_csv(main))
+    atomic_write_text(out.path / "table.csv", report.to_csv(report.long_rows(cells, agents, k, suite.scored)))
     atomic_write_text(out.path / "k_table.csv", report.to_csv(ks))
     report.figure3(cells, agents, k, suite.scored, out.path / "figure3", title)
     print(text)

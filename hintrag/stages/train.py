@@ -54,12 +54,14 @@ def _read(path: Path) -> dict[str, Any] | None:
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     source_key, records = source_records(cfg, root)
     agent = make_agent(cfg.agent, cfg.env)
-    examples, dropped = data.build(records, agent, float(cfg.train.min_reward), cfg.env.get("invalid_action_text"))
+    examples, dropped = data.build(records, agent, data.Keep.from_config(cfg.train, cfg.env))
     if not examples:
+        limit = cfg.train.get("max_nothing_happens")
+        nothing = "" if limit is None else f", at most {limit} 'nothing happens'"
         raise NothingToDo(
             f"no usable training examples in {SOURCES[cfg.train.regime]} run {source_key}: "
             f"{len(records)} episodes read, dropped {dict(dropped)} (kept: reward >= {cfg.train.min_reward}, "
-            f"no invalid action); play more episodes or lower train.min_reward"
+            f"no invalid action{nothing}); play more episodes or lower train.min_reward"
         )
     validate_model(cfg)
     run_ = open_run("train", cfg, root)

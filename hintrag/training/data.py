@@ -28,11 +28,27 @@ class Example:
     messages: list[Message]
 
 
-def drop_reason(rec: dict[str, Any], min_reward: float, invalid_text: str | None) -> str | None:
+@dataclass(frozen=True)
+class Keep:
+    """Which episodes become examples: train.min_reward, train.max_nothing_happens, the env's invalid text."""
+
+    min_reward: float = 1.0
+    max_nothing_happens: int | None = None
+    invalid_text: str | None = None
+
+    @classmethod
+    def from_config(cls, train: Any, env: Any) -> "Keep":
+        limit = train.get("max_nothing_happens")
+        return cls(float(train.min_reward), None if limit is None else int(limit), env.get("invalid_action_text"))
+
+
+def drop_reason(rec: dict[str, Any], keep: Keep) -> str | None:
     """Why an episode is not a training example, or None to keep it."""
-    if rec["reward"] < min_reward or (min_reward >= 1.0 and not rec["success"]):
+    if rec["reward"] < keep.min_reward or (keep.min_reward >= 1.0 and not rec["success"]):
         return "not_successful"
-    if rec["invalid_actions"] or (invalid_text and any(s["observation"] == invalid_text for s in rec["trace"])):
+    if keep.max_nothing_happens is not None and rec["nothing_happens"] > keep.max_nothing_happens:
+        return "nothing_happens"
+    if rec["invalid_actions"] or (keep.invalid_text and any(s["observation"] == keep.invalid_text for s in rec["trace"])):
         return "invalid_action"
     if not rec["trace"]:
         return "no_turns"
@@ -47,11 +63,10 @@ def to_example(rec: dict[str, Any], agent: Agent) -> Example:
     return Example(rec["episode_id"], rec["category"], chat)
 
 
-def build(records: Sequence[dict[str, Any]], agent: Agent, min_reward: float, invalid_text: str | None
-          ) -> tuple[list[Example], Counter]:
+def build(records: Sequence[dict[str, Any]], agent: Agent, keep: Keep) -> tuple[list[Example], Counter]:
     kept, dropped = [], Counter()
     for rec in records:
-        reason = drop_reason(rec, min_reward, invalid_text)
+        reason = drop_reason(rec, keep)
         if reason:
             dropped[reason] += 1
         else:

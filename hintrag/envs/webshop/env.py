@@ -25,7 +25,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hintrag.envs.base import EpisodeSpec, Observation
+from hintrag.envs.base import Demo, EpisodeSpec, Observation
 from hintrag.envs.webshop import pages
 from hintrag.envs.webshop.data import CATEGORIES, CATEGORY_OF, Catalog, resolve_data_dir
 from hintrag.envs.webshop.goals import Goal, build
@@ -108,6 +108,11 @@ class WebShopSuite:
 
     def make(self, spec: EpisodeSpec) -> "WebShopEpisode":
         return WebShopEpisode(spec, self, self.goals[int(spec.source)])
+
+    def demonstrate(self, spec: EpisodeSpec, max_steps: int) -> Demo:
+        from hintrag.envs.webshop.oracle import play_oracle
+
+        return play_oracle(self, spec, max_steps)
 
     @property
     def engine(self) -> SearchEngine:

@@ -1,0 +1,64 @@
+"""`mode=demos`: expert demonstrations on train episodes, the data of the behaviour-cloning warm
+start. The env's scripted expert plays (ALFWorld's handcoded expert, WebShop's oracle); records
+have Stage A's schema, token fields 0; lost episodes are kept and marked, never trained on.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from hintrag.agents import make_agent
+from hintrag.demos import demo_games, demonstrate
+from hintrag.envs import make_suite
+from hintrag.errors import ConfigError
+from hintrag.metrics import episode_metrics
+from hintrag.play import TRAJECTORIES, play_exclude
+from hintrag.stagespec import StageSpec, no_links, register
+from hintrag.store import open_run, unique_by
+
+log = logging.getLogger(__name__)
+
+
+def _exclude(cfg: DictConfig) -> dict[str, str]:
+    env_only = {k: v for k, v in play_exclude(cfg).items() if k.startswith("env.")}
+    return {**env_only, "agent.max_new_tokens": "a model's answer length; the expert writes every turn",
+            "agent.stop": "where a model's answer is cut; the expert writes every turn"}
+
+
+SPEC = register(StageSpec(
+    name="demos",
+    describe=lambda cfg: f"expert demonstrations on {cfg.demos.split} ({cfg.demos.per_category} per category)",
+    keys=("env", "agent", "demos"),  # the expert, the episodes, and the format the agent renders them in
+    exclude=_exclude,
+    upstream=no_links,
+    name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, "expert", cfg.demos.split, f"n{cfg.demos.per_category}"],
+    artifacts={"trajectories": TRAJECTORIES},
+))
+
+
+def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
+    if str(cfg.demos.split) == str(cfg.env.eval_split):
+        raise ConfigError(f"demos.split={cfg.demos.split} is {cfg.env.name}'s evaluation split; demonstrations "
+                          f"must come from training episodes (demos.split=train)")
+    suite = make_suite(cfg.env)
+    agent = make_agent(cfg.agent, cfg.env)
+    specs = demo_games(suite, str(cfg.demos.split), int(cfg.demos.per_category))
+    out = open_run("demos", cfg, root)
+    seen = unique_by(out.records(TRAJECTORIES), "episode_id")
+    todo = [s for s in specs if s.id not in seen]
+    log.info("demos: %d of %d episodes to play in %s", len(todo), len(specs), out.path)
+    for spec in todo:
+        record = demonstrate(suite, spec, agent, int(cfg.demos.max_steps)).to_dict()
+        out.append(TRAJECTORIES, record)
+        seen[spec.id] = record
+    records = [seen[s.id] for s in specs]
+    metrics = episode_metrics(records)
+    out.write_json("metrics.json", metrics)
+    won = [r for r in records if r["success"]]
+    print(f"demos: {len(won)} of {len(records)} won by the expert (lost ones are kept, not trained on), "
+          f"mean steps {metrics['mean_steps']:.1f} -> {out.path}")
+    return {"run": str(out.path), **metrics}
