@@ -28,7 +28,7 @@ from hintrag.llm.models import local_folder  # noqa: E402
 from hintrag.stages import store_root  # noqa: E402
 from hintrag.stages.train import source_records  # noqa: E402
 from hintrag.training import data  # noqa: E402
-from hintrag.training.sft import LORA_TARGETS, train_adapter  # noqa: E402
+from hintrag.training.sft import LORA_TARGETS, train_adapter, weights_dtype  # noqa: E402
 
 
 def plain_trl(cfg: DictConfig, train_file: Path, out: Path) -> dict[str, float]:
@@ -42,7 +42,7 @@ def plain_trl(cfg: DictConfig, train_file: Path, out: Path) -> dict[str, float]:
     folder = local_folder(cfg.model, cfg.backend.cache_dir)
     rank = int(cfg.train.lora_rank)
     trainer = SFTTrainer(
-        model=AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32),
+        model=AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, weights_dtype(cfg.train))),
         processing_class=AutoTokenizer.from_pretrained(folder),
         train_dataset=load_dataset("json", data_files=str(train_file))["train"].select_columns(["messages"]),
         peft_config=LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"),

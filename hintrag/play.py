@@ -21,7 +21,7 @@ from hintrag.metrics import episode_metrics
 from hintrag.rollout import Hinting, limits_from, play
 from hintrag.shards import missing, shard_of
 from hintrag.stagespec import Exclude, prefixed
-from hintrag.store import Run, by_episode_order, locate_run, missing_input, open_run, unique_by, upstream
+from hintrag.store import Run, by_episode_order, locate_run, missing_input, open_run, inputs, unique_by
 from hintrag.validate import validate_model
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,13 @@ ERRORS = "errors.jsonl"  # episodes whose model calls failed after retries; they
 PLAY_KEYS = ("env", "agent", "model", "generation", "backend", "seed", "split", "max_steps")
 
 
+WARM_ADAPTER_WHY = "the warm start's adapter folder; its BC run is hashed as upstream"
+
+
 def play_exclude(cfg: DictConfig) -> Exclude:
     """The env's and the engine's keys that do not change an episode (declared by each env and backend)."""
-    return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend))}
+    return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend)),
+            "model.warm_adapter": WARM_ADAPTER_WHY}
 
 
 def play_parts(cfg: DictConfig) -> list[str]:
@@ -54,7 +58,7 @@ def select_episodes(suite: Suite, split: str, n_episodes: int | None) -> list[Ep
 def upstream_trajectories(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
     """The episodes of the run `stage` reads (found by its key), in episode-id order, or one
     error naming the command that makes them."""
-    (link, src), = upstream(stage, cfg)
+    (link, src), = inputs(stage, cfg)
     source = locate_run(link.stage, src, root)
     records = by_episode_order(source.records(TRAJECTORIES))
     if not records:

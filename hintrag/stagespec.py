@@ -45,6 +45,21 @@ class StageSpec:
     name_parts: Callable[[DictConfig], list[str]]  # readable prefix of its folder name
     artifacts: Mapping[str, str] = field(default_factory=dict)  # kind -> file name or glob in its folder
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # key -> allowed values
+    loads_model: bool = False  # it plays or trains `model`, so a warm start (model.warm_start) is its input
+
+
+WARM_START = "warm start"  # the label of the link to the behaviour-cloning run a warm-started model merges
+
+
+def warm_start_link(cfg: DictConfig) -> Link | None:
+    """The BC train run (mode=train train.regime=bc, on the plain weights, with the warm_start
+    recipe) whose adapter model.warm_start=bc merges into the weights; None when it is off."""
+    if not cfg.model.get("warm_start"):
+        return None
+    recipe = cfg.warm_start
+    return Link("train", {"train.regime": "bc", "train.epochs": recipe.epochs, "train.lr": recipe.lr,
+                          "train.max_length": recipe.max_length, "model.warm_start": None,
+                          "model.warm_adapter": None, "model.adapter": None}, WARM_START)
 
 
 def no_links(cfg: DictConfig) -> list[Link]:

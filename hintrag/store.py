@@ -39,6 +39,7 @@ NOT_RESULT = {
     "num_shards": "parallelism: shards of one run share its folder",
     "k": "alias of teacher.k, which is hashed",
     "lora_rank": "alias of train.lora_rank, which is hashed",
+    "warm_start": "the BC recipe; hashed as train.* of the warm-start run, upstream of every stage loading the model",
     "store": "where the run store lives",
     "cluster": "job sizes for the launcher",
     "logger": "experiment tracking",
@@ -56,8 +57,17 @@ def with_values(cfg: DictConfig, values: Mapping[str, Any]) -> DictConfig:
 
 
 def upstream(stage: str, cfg: DictConfig) -> list[tuple[Link, DictConfig]]:
-    """The runs `stage` reads under `cfg`: each link with the config that upstream run has."""
-    return [(link, with_values(cfg, link.overrides)) for link in stagespec.get(stage).upstream(cfg)]
+    """The runs `stage` reads under `cfg`: each link with the config that upstream run has; the
+    warm start's BC run last, for stages that load a warm-started model."""
+    spec = stagespec.get(stage)
+    links = list(spec.upstream(cfg))
+    warm = stagespec.warm_start_link(cfg) if spec.loads_model else None
+    return [(link, with_values(cfg, link.overrides)) for link in links + ([warm] if warm else [])]
+
+
+def inputs(stage: str, cfg: DictConfig) -> list[tuple[Link, DictConfig]]:
+    """The runs whose data `stage` reads: its upstream without the warm start (which is weights)."""
+    return [(link, up) for link, up in upstream(stage, cfg) if link.label != stagespec.WARM_START]
 
 
 def signature(stage: str, cfg: DictConfig) -> dict[str, Any]:

@@ -50,6 +50,8 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
         raise ConfigError(f"backend.device={cfg.backend.device} but no CUDA GPU is visible; use backend.device=cpu")
     if cfg.train.quantization not in ("auto", "4bit", "none"):
         raise ConfigError(f"train.quantization={cfg.train.quantization!r}; choose auto, 4bit or none")
+    if cfg.train.dtype not in ("auto", "float32", "bfloat16"):
+        raise ConfigError(f"train.dtype={cfg.train.dtype!r}; choose auto, float32 or bfloat16")
     if cfg.train.quantization == "4bit" and not _gpu():
         raise ConfigError("train.quantization=4bit (QLoRA) needs a CUDA GPU; on CPU use train.quantization=auto or none")
 
@@ -64,8 +66,10 @@ def _choices(cfg: DictConfig) -> None:
     for spec in stagespec.stages().values():
         for key, allowed in spec.choices.items():
             _one_of(key, OmegaConf.select(cfg, key), allowed)
+    students = tuple(sorted(link.overrides["train.regime"] for link in stagespec.get("report").upstream(cfg)
+                            if "train.regime" in link.overrides))  # the students the report has a row for
     for regime in cfg.pipeline.regimes:
-        _one_of("pipeline.regimes", regime, stagespec.get("train").choices["train.regime"])
+        _one_of("pipeline.regimes", regime, students)
 
 
 def _gpu() -> bool:

@@ -71,3 +71,26 @@ def test_demo_games_are_apart_from_what_stage_a_plays(alfworld_data: Path) -> No
 def test_demos_refuse_the_evaluation_split(tmp_path: Path, alfworld_data: Path) -> None:
     with pytest.raises(ConfigError, match="evaluation split"):
         demos(tmp_path, f"env.data_dir={alfworld_data}", "demos.split=valid_unseen")
+
+
+def test_bc_trains_on_the_demos_without_example_or_hints(tmp_path: Path, alfworld_data: Path,
+                                                         tiny_model_dir: Path) -> None:
+    import json
+
+    from conftest import tiny_overrides
+
+    common = [*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "demos.per_category=1"]
+    with pytest.raises(ConfigError, match="mode=demos"):  # the warm start names the stage that makes its data
+        run_mode(make_cfg(*common, "mode=train", "train.regime=bc"))
+    made = run_mode(make_cfg(*common, "mode=demos"))
+    trained = run_mode(make_cfg(*common, "mode=train", "train.regime=bc", "train.eval_fraction=0"))
+    folder = Path(trained["run"])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["source_stage"] == "demos" and manifest["source_run"] == Path(made["run"]).name
+    assert (folder / "adapter" / "adapter_config.json").is_file()
+    agent = make_cfg(*common).agent
+    chats = [json.loads(line)["messages"] for line in (folder / "dataset" / "train.jsonl").read_text().splitlines()]
+    text = "\n".join(m["content"] for chat in chats for m in chat)
+    assert len(chats) == manifest["kept"] >= 5
+    assert agent.example_header not in text and agent.task_header not in text and agent.hint_header not in text
+    assert all(chat[0]["role"] == "system" and chat[-1]["role"] == "assistant" for chat in chats)

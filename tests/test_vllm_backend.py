@@ -183,3 +183,12 @@ def test_a_json_schema_request_is_decoded_under_that_schema(fake_vllm: list[Fake
     backend.generate([Request(chat("a"), 4, json_schema=schema), Request(chat("b"), 4)])
     _, params, _ = fake_vllm[0].calls[0]
     assert params[0]["structured_outputs"] == {"json": schema} and params[1]["structured_outputs"] is None
+
+
+def test_the_served_lora_rank_is_the_smallest_vllm_accepts() -> None:
+    from hintrag.errors import ConfigError
+    from hintrag.llm.vllm_backend import serving_rank
+
+    assert [serving_rank(r) for r in (1, 2, 16, 64, 100, 512)] == [1, 8, 16, 64, 128, 512]
+    with pytest.raises(ConfigError, match="largest rank vLLM serves"):
+        serving_rank(1024)

@@ -111,9 +111,9 @@ def render(bank: Bank, categories: Sequence[str] | None = None) -> str:
 
 def upstream_bank(stage: str, cfg: DictConfig, root: Path) -> tuple[str, Bank]:
     """The bank of the Stage B run `stage` reads (its key and contents), or one error naming the command."""
-    from hintrag.store import locate_run, missing_input, upstream
+    from hintrag.store import inputs, locate_run, missing_input
 
-    (link, up), = upstream(stage, cfg)
+    (link, up), = inputs(stage, cfg)
     run = locate_run(link.stage, up, root)
     if not (run.path / BANK_FILE).is_file():
         raise missing_input(link, up, cfg, "hint bank", run.path)

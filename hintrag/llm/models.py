@@ -121,8 +121,8 @@ def merged_folder(base: Path | str, adapter: str, cache_dir: str) -> Path:
     return target
 
 
-def local_folder(model: DictConfig, cache_dir: str) -> Path | str:
-    """A folder (or hub id) transformers can load directly; GGUFs are converted and cached."""
+def base_folder(model: DictConfig, cache_dir: str) -> Path | str:
+    """A folder (or hub id) with the model's plain weights; GGUFs are converted and cached."""
     source = resolve_source(model)
     if not model.gguf_file:
         return source
@@ -132,3 +132,15 @@ def local_folder(model: DictConfig, cache_dir: str) -> Path | str:
     if not (target / "config.json").is_file():
         _convert_gguf(Path(source), model.gguf_file, target)
     return target
+
+
+def local_folder(model: DictConfig, cache_dir: str) -> Path | str:
+    """The weights every stage loads: the plain model, or with model.warm_start its warm-started
+    weights (the BC adapter merged in, cached)."""
+    base = base_folder(model, cache_dir)
+    if not model.get("warm_start"):
+        return base
+    if not model.get("warm_adapter"):
+        raise ConfigError(f"model.warm_start={model.warm_start} but no warm-start adapter was found; run the stage "
+                          f"through run.py, which finds the BC run (mode=train train.regime=bc) in the run store")
+    return merged_folder(base, str(model.warm_adapter), cache_dir)

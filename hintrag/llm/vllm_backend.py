@@ -32,8 +32,8 @@ def require_vllm() -> None:
         raise ConfigError(f"backend=vllm needs vLLM, which is not installed; install it with: {INSTALL}")
 
 
-# Ranks vLLM's LoRA config accepts as max_lora_rank.
-LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+# Ranks vLLM's LoRA config accepts as max_lora_rank (MaxLoRARanks in vllm/config/lora.py, vLLM 0.32.0).
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
 
 def serving_rank(rank: int) -> int:

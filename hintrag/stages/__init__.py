@@ -16,6 +16,8 @@ from hintrag.stages import bank, demos, evaluate, extract, pipeline, report, rol
 from hintrag.store import check_store
 from hintrag.tracking import make_tracker
 from hintrag.validate import validate_common
+from hintrag.warmstart import check as check_warm_start
+from hintrag.warmstart import warm_started
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ def store_root(cfg: DictConfig) -> Path:
 def run_stage(mode: str, cfg: DictConfig, root: Path) -> dict[str, Any]:
     """One stage, tracked as one experiment-tracker run (W&B with logger=wandb)."""
     _seed(int(cfg.seed))
+    cfg = warm_started(mode, cfg, root)
     tracker = make_tracker(cfg, root)
     with tracker.stage(mode, cfg):
         summary = MODES[mode](cfg, root)
@@ -58,6 +61,7 @@ def run_mode(cfg: DictConfig) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     validate_common(cfg, tuple(MODES))
+    check_warm_start(cfg)
     root = store_root(cfg)
     check_store(root)
     if cfg.mode == "pipeline":

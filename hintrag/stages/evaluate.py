@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from hintrag import stagespec
 from hintrag.play import PLAY_KEYS, TRAJECTORY_FILES, play_exclude, play_parts, play_stage
 from hintrag.stagespec import Exclude, Link, StageSpec, register
-from hintrag.store import locate_run, missing_input, upstream, with_values
+from hintrag.store import locate_run, inputs, missing_input, with_values
 
 
 def _exclude(cfg: DictConfig) -> Exclude:
@@ -34,12 +34,13 @@ SPEC = register(StageSpec(
     upstream=lambda cfg: [Link("train", {"model.adapter": None})] if cfg.eval.student else [],
     name_parts=lambda cfg: [*play_parts(cfg), f"student-{cfg.train.regime}" if cfg.eval.student else "agent"],
     artifacts={"trajectories": TRAJECTORY_FILES},
+    loads_model=True,
 ))
 
 
 def student_cfg(cfg: DictConfig, root: Path) -> DictConfig:
     """The config the student plays under: the trained adapter loaded, the example left out."""
-    (link, up), = upstream("eval", cfg)
+    (link, up), = inputs("eval", cfg)
     adapter = locate_run(link.stage, up, root).path / stagespec.get(link.stage).artifacts["adapter"]
     if not (adapter / "adapter_config.json").is_file():
         raise missing_input(link, up, cfg, "trained adapter", adapter)

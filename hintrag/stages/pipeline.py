@@ -37,8 +37,9 @@ class Step:
 
 
 def _wanted(link: stagespec.Link, cfg: DictConfig) -> bool:
+    """Every input but the students pipeline.regimes leaves out (the warm start is always made)."""
     regime = link.overrides.get("train.regime")
-    return regime is None or regime in cfg.pipeline.regimes
+    return regime is None or link.label == stagespec.WARM_START or regime in cfg.pipeline.regimes
 
 
 def steps(cfg: DictConfig) -> list[Step]:

@@ -1,5 +1,6 @@
 """Stage D, `mode=train`: a student from the successes of a teacher run (distill) or of the base
-agent (sft, the baseline), trained with the hint block and the few-shot example removed."""
+agent (sft, the baseline), or a behaviour-cloning warm start on expert demonstrations (bc); trained
+with the hint block and the few-shot example removed."""
 
 from __future__ import annotations
 
@@ -11,19 +12,27 @@ from omegaconf import DictConfig
 
 from hintrag.agents import make_agent
 from hintrag.errors import ConfigError, NothingToDo
-from hintrag.play import upstream_trajectories
+from hintrag.play import WARM_ADAPTER_WHY, upstream_trajectories
 from hintrag.stagespec import Link, StageSpec, register
 from hintrag.store import open_run
 from hintrag.training import data
 from hintrag.training.sft import train_adapter
 from hintrag.validate import validate_model
 
-# A student's training data: the teacher's trajectories (distill) or the base agent's (sft, the baseline).
-SOURCES = {"distill": "teacher", "sft": "rollout"}
+# A student's training data: the teacher's trajectories (distill), the base agent's (sft, the
+# baseline), or the env's expert demonstrations (bc, a behaviour-cloning warm start).
+SOURCES = {"distill": "teacher", "sft": "rollout", "bc": "demos"}
+
+
+def _source(cfg: DictConfig) -> list[Link]:
+    if cfg.train.regime == "bc":  # demonstrations pick their own episodes (demos.*, hashed upstream)
+        return [Link("demos")]
+    return [Link(SOURCES[cfg.train.regime], {"split": cfg.train.source_split})]
 
 SPEC = register(StageSpec(
     name="train",
-    describe=lambda cfg: f"Stage D: {cfg.train.regime} student from {cfg.train.source_split}",
+    describe=lambda cfg: ("warm start: behaviour cloning on expert demonstrations" if cfg.train.regime == "bc"
+                          else f"Stage D: {cfg.train.regime} student from {cfg.train.source_split}"),
     keys=("train", "model"),  # the trajectories learnt from are hashed through the upstream run
     exclude=lambda cfg: {
         "train.report_to": "logging (set by logger=)",
@@ -32,11 +41,13 @@ SPEC = register(StageSpec(
         "model.max_context": "a playing limit; training truncates at train.max_length, hashed",
         "model.served_name": "the model's name on a server, not its weights",
         "model.adapter": "set only when a student plays; training starts from the base weights",
+        "model.warm_adapter": WARM_ADAPTER_WHY,
     },
-    upstream=lambda cfg: [Link(SOURCES[cfg.train.regime], {"split": cfg.train.source_split})],
+    upstream=_source,
     name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.train.source_split, f"s{cfg.seed}",
                             cfg.train.regime, f"r{cfg.train.lora_rank}"],
     artifacts={"adapter": "adapter", "dataset": "dataset/*.jsonl", "manifest": "manifest.json"},
+    loads_model=True,
     choices={"train.regime": tuple(SOURCES)},
 ))
 

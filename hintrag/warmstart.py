@@ -1,0 +1,39 @@
+"""The warm start: a model.warm_start=bc config plays and trains with the behaviour-cloning
+adapter merged into its weights. Its BC run is an upstream link of every stage that loads the
+model (so it is in their run keys); this finds that run's adapter before the stage starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hintrag import stagespec
+from hintrag.errors import ConfigError
+from hintrag.store import locate_run, missing_input, upstream, with_values
+
+KINDS = ("bc",)  # what model.warm_start may name
+
+
+def check(cfg: DictConfig) -> None:
+    """One clear error for a warm start that cannot mean anything, before any work."""
+    kind = cfg.model.get("warm_start")
+    if kind is None:
+        return
+    if kind not in KINDS:
+        raise ConfigError(f"model.warm_start={kind!r}; choose null or {', '.join(KINDS)}")
+    if cfg.mode == "train" and cfg.train.regime == "bc":
+        raise ConfigError("train.regime=bc trains the warm start itself, from the plain weights; drop model.warm_start")
+
+
+def warm_started(stage: str, cfg: DictConfig, root: Path) -> DictConfig:
+    """`cfg` with model.warm_adapter set to the BC run's adapter, for a stage that loads the model."""
+    found = [(link, up) for link, up in upstream(stage, cfg) if link.label == stagespec.WARM_START]
+    if not found:
+        return cfg
+    (link, up), = found
+    adapter = locate_run(link.stage, up, root).path / stagespec.get(link.stage).artifacts["adapter"]
+    if not (adapter / "adapter_config.json").is_file():
+        raise missing_input(link, up, cfg, "warm-start adapter", adapter)
+    return with_values(cfg, {"model.warm_adapter": str(adapter)})

@@ -1,0 +1,74 @@
+"""model.warm_start=bc: the behaviour-cloning adapter merged into the weights every stage loads,
+its BC run upstream of (and so in the key of) everything that plays or trains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import make_cfg, tiny_overrides
+
+from hintrag import store
+from hintrag.errors import ConfigError
+from hintrag.stages import run_mode
+
+WARM = "model.warm_start=bc"
+
+
+@pytest.mark.parametrize("stage,extra", [("rollout", ()), ("teacher", ()), ("train", ("train.regime=sft",)),
+                                         ("train", ()), ("eval", ()), ("report", ()), ("extract", ())])
+def test_a_warm_start_changes_every_downstream_key(stage: str, extra: tuple[str, ...]) -> None:
+    cold = make_cfg("env.data_dir=/d", *extra)
+    warm = make_cfg("env.data_dir=/d", WARM, *extra)
+    assert store.run_key(stage, cold) != store.run_key(stage, warm)
+
+
+def test_a_warm_start_changes_nothing_upstream() -> None:
+    """The demos and the BC run itself are the same with or without the warm start downstream."""
+    cold, warm = make_cfg("env.data_dir=/d"), make_cfg("env.data_dir=/d", WARM)
+    assert store.run_key("demos", cold) == store.run_key("demos", warm)
+    (link, bc), = [(l, u) for l, u in store.upstream("rollout", warm) if l.label == "warm start"]
+    plain_bc = make_cfg("env.data_dir=/d", "train.regime=bc", "train.epochs=3", "train.lr=3e-4", "train.max_length=2048")
+    assert store.run_key("train", bc) == store.run_key("train", plain_bc)
+    assert [l.stage for l, _ in store.upstream("train", bc)] == ["demos"]
+
+
+def test_bad_warm_starts_are_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="choose null or bc"):
+        run_mode(make_cfg("model.warm_start=gpt", f"store.root={tmp_path}", "env.data_dir=/d"))
+    with pytest.raises(ConfigError, match="trains the warm start itself"):
+        run_mode(make_cfg(WARM, "mode=train", "train.regime=bc", f"store.root={tmp_path}", "env.data_dir=/d"))
+
+
+@pytest.mark.slow
+def test_every_stage_loads_the_warm_started_model(tmp_path: Path, alfworld_data: Path, tiny_model_dir: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import AutoModelForCausalLM
+
+    common = [*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "demos.per_category=1", "warm_start.epochs=1",
+              f"backend.cache_dir={tmp_path / 'cache'}", "max_steps=2", "n_episodes=2", "train.min_reward=0",
+              "train.eval_fraction=0"]
+    with pytest.raises(ConfigError, match="mode=train"):  # the BC run is missing: its command is named
+        run_mode(make_cfg(*common, WARM, "mode=rollout"))
+    run_mode(make_cfg(*common, "mode=demos"))
+    run_mode(make_cfg(*common, "mode=train", "train.regime=bc", "train.epochs=1", "train.lr=3e-4",
+                      "train.max_length=2048"))
+    from hintrag.llm.models import local_folder
+    from hintrag.warmstart import warm_started
+
+    warm_cfg = warm_started("rollout", make_cfg(*common, WARM, "mode=rollout"), tmp_path)
+    merged = Path(local_folder(warm_cfg.model, warm_cfg.backend.cache_dir))  # made once here, cached
+    assert merged.parent == tmp_path / "cache" / "merged"
+    loaded: list[Path] = []
+    original = AutoModelForCausalLM.from_pretrained.__func__
+
+    def spy(cls, folder, *args, **kwargs):
+        loaded.append(Path(folder))
+        return original(cls, folder, *args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", classmethod(spy))
+    for mode, extra in [("rollout", ["split=train"]), ("train", ["train.regime=sft"]),
+                        ("eval", ["train.regime=sft"])]:
+        before = len(loaded)
+        run_mode(make_cfg(*common, WARM, f"mode={mode}", *extra))
+        assert loaded[before:] and set(loaded[before:]) == {merged}, (mode, loaded[before:])  # never the plain base
