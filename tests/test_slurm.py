@@ -77,7 +77,8 @@ def test_submitit_runs_a_function_and_reads_back_its_result(tmp_path: Path) -> N
     executor = submitit.AutoExecutor(folder=tmp_path / "submitit", cluster="slurm")
     executor.update_parameters(timeout_min=5, cpus_per_task=1, slurm_mem_per_cpu="512M")
     job = executor.submit(operator.mul, 6, 7)  # importable where the job runs, unlike a test function
-    assert job.result() == 42 and sacct_state(job.job_id).startswith("COMPLETED")
+    assert job.result() == 42
+    wait_state(job.job_id, "COMPLETED")  # accounting records the end a moment after the result file
 
 
 def test_a_hydra_sweep_runs_as_slurm_jobs_asking_only_for_what_was_set(tmp_path: Path, tiny_model_dir: Path,
