@@ -45,16 +45,18 @@ class StageSpec:
     name_parts: Callable[[DictConfig], list[str]]  # readable prefix of its folder name
     artifacts: Mapping[str, str] = field(default_factory=dict)  # kind -> file name or glob in its folder
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # key -> allowed values
-    loads_model: bool = False  # it plays or trains `model`, so a warm start (model.warm_start) is its input
+    loads_model: Callable[[DictConfig], str | None] = lambda cfg: None  # the config key of the model it plays
+    # or trains ("model", "extractor.model"), whose warm start (<key>.warm_start) is then an input
 
 
 WARM_START = "warm start"  # the label of the link to the behaviour-cloning run a warm-started model merges
 
 
-def warm_start_link(cfg: DictConfig) -> Link | None:
+def warm_start_link(cfg: DictConfig, model_key: str = "model") -> Link | None:
     """The BC train run (mode=train train.regime=bc, on the plain weights, with the warm_start
-    recipe) whose adapter model.warm_start=bc merges into the weights; None when it is off."""
-    if not cfg.model.get("warm_start"):
+    recipe) whose adapter <model_key>.warm_start=bc merges into the weights; None when it is off.
+    The BC run always trains `model` (the agent's); warmstart.check keeps another key's model the same."""
+    if not OmegaConf.select(cfg, f"{model_key}.warm_start"):
         return None
     recipe = cfg.warm_start
     return Link("train", {"train.regime": "bc", "train.epochs": recipe.epochs, "train.lr": recipe.lr,

@@ -61,7 +61,8 @@ def upstream(stage: str, cfg: DictConfig) -> list[tuple[Link, DictConfig]]:
     warm start's BC run last, for stages that load a warm-started model."""
     spec = stagespec.get(stage)
     links = list(spec.upstream(cfg))
-    warm = stagespec.warm_start_link(cfg) if spec.loads_model else None
+    model_key = spec.loads_model(cfg)
+    warm = stagespec.warm_start_link(cfg, model_key) if model_key else None
     return [(link, with_values(cfg, link.overrides)) for link in links + ([warm] if warm else [])]
 
 

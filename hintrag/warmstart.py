@@ -25,10 +25,22 @@ def check(cfg: DictConfig) -> None:
         raise ConfigError(f"model.warm_start={kind!r}; choose null or {', '.join(KINDS)}")
     if cfg.mode == "train" and cfg.train.regime == "bc":
         raise ConfigError("train.regime=bc trains the warm start itself, from the plain weights; drop model.warm_start")
+    _check_extractor(cfg)
+
+
+def _check_extractor(cfg: DictConfig) -> None:
+    """A local extractor shares the agent's warm start only when it is the agent's model (checked
+    where the extractor runs: mode=extract and the pipeline)."""
+    if cfg.mode not in ("extract", "pipeline"):
+        return
+    ex = cfg.extractor.model
+    if ex.get("warm_start") and (ex.path, ex.get("gguf_file")) != (cfg.model.path, cfg.model.get("gguf_file")):
+        raise ConfigError(f"extractor.model.warm_start={ex.warm_start}, but the warm start is trained for model "
+                          f"{cfg.model.name} and the extractor runs {ex.name}; set extractor.model.warm_start=null")
 
 
 def warm_started(stage: str, cfg: DictConfig, root: Path) -> DictConfig:
-    """`cfg` with model.warm_adapter set to the BC run's adapter, for a stage that loads the model."""
+    """`cfg` with <model key>.warm_adapter set to the BC run's adapter, for a stage that loads a model."""
     found = [(link, up) for link, up in upstream(stage, cfg) if link.label == stagespec.WARM_START]
     if not found:
         return cfg
@@ -36,4 +48,4 @@ def warm_started(stage: str, cfg: DictConfig, root: Path) -> DictConfig:
     adapter = locate_run(link.stage, up, root).path / stagespec.get(link.stage).artifacts["adapter"]
     if not (adapter / "adapter_config.json").is_file():
         raise missing_input(link, up, cfg, "warm-start adapter", adapter)
-    return with_values(cfg, {"model.warm_adapter": str(adapter)})
+    return with_values(cfg, {f"{stagespec.get(stage).loads_model(cfg)}.warm_adapter": str(adapter)})

@@ -9,6 +9,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from hintrag.hints.bank import Bank, Candidate, deduplicate
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -71,3 +73,12 @@ def tiny_overrides(tiny_model_dir: Path, alfworld_data: Path, store: Path) -> li
         f"model.path={tiny_model_dir}", "model.gguf_file=null", "model.name=tiny-random",
         f"env.data_dir={alfworld_data}", f"store.root={store}", "agent.max_new_tokens=8",
     ]
+
+
+def write_bank(folder: Path, categories: list[str]) -> Bank:
+    """Stand in for a Stage B that produced useful hints (the tiny model writes none)."""
+    texts = ["Open {receptacle} before taking from it.", "Check your inventory before moving {object}.",
+             "Go to {receptacle} only once.", "Use the exact object number you saw."]
+    bank = Bank(deduplicate([Candidate(t, "ordering", c, "train/x") for c in categories for t in texts], 0.85, "test"))
+    bank.save(folder / "bank.json")
+    return bank

@@ -78,3 +78,16 @@ def test_shards_write_apart_and_merge_names_missing_ones(tmp_path: Path, tiny_mo
            for line in f.read_text().splitlines()]
     assert len(ids) == len(set(ids)) == 3
     assert run_mode(make_cfg(*base))["n_episodes"] == 3  # an unsharded rerun finds all three, plays nothing
+
+
+@pytest.mark.parametrize("preset,split,episodes", [("small_alfworld", "valid_unseen", None),
+                                                     ("small_webshop", "test", 100)])
+def test_small_presets_warm_start_the_embedded_model_and_evaluate_the_whole_split(preset: str, split: str,
+                                                                               episodes: int | None) -> None:
+    cfg = make_cfg(f"experiment={preset}", "env.data_dir=/d")
+    assert (cfg.mode, cfg.model.name, cfg.model.warm_start, cfg.extractor.model.warm_start) == (
+        "pipeline", "smollm2-135m", "bc", "bc")
+    assert (cfg.split, cfg.n_episodes, cfg.agent.fewshot, cfg.demos.split) == (split, episodes, 0, "train")
+    assert any(link.label == "warm start" for link, _ in store.upstream("rollout", cfg))
+    for preset in ("paper_alfworld", "paper_webshop", "k_sweep", "scale_sweep"):  # 7B/14B: no warm start
+        assert make_cfg(f"experiment={preset}").model.warm_start is None

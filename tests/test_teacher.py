@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_cfg, tiny_overrides
+from conftest import ROOT, make_cfg, tiny_overrides, write_bank
 
 from hintrag import store
 from hintrag.errors import ConfigError
-from hintrag.hints.bank import Bank, Candidate, deduplicate
+from hintrag.hints.bank import Bank
 from hintrag.stages import run_mode
 
 
@@ -50,15 +50,6 @@ def test_extract_reads_every_failure_and_counts_what_it_kept(chain) -> None:
     assert Bank.load(folder / "bank.json").hints is not None
     assert run_mode(make_cfg(*base, "mode=extract"))["failures_read"] == 3  # rerun: nothing asked again
     assert len((folder / "proposals.jsonl").read_text().splitlines()) == 3
-
-
-def write_bank(folder: Path, categories: list[str]) -> Bank:
-    """Stand in for a Stage B that produced useful hints (the tiny model writes none)."""
-    texts = ["Open {receptacle} before taking from it.", "Check your inventory before moving {object}.",
-             "Go to {receptacle} only once.", "Use the exact object number you saw."]
-    bank = Bank(deduplicate([Candidate(t, "ordering", c, "train/x") for c in categories for t in texts], 0.85, "test"))
-    bank.save(folder / "bank.json")
-    return bank
 
 
 @pytest.mark.parametrize("retrieval", ["tfidf", "llm_rerank"])

@@ -3,6 +3,7 @@ its BC run upstream of (and so in the key of) everything that plays or trains.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,11 +34,27 @@ def test_a_warm_start_changes_nothing_upstream() -> None:
     assert [l.stage for l, _ in store.upstream("train", bc)] == ["demos"]
 
 
+def test_a_local_extractor_shares_the_warm_start_and_a_remote_one_does_not() -> None:
+    warm = make_cfg("env.data_dir=/d", WARM)
+    (link, bc), = [(l, u) for l, u in store.upstream("extract", warm) if l.label == "warm start"]
+    (_, rollout_bc), = [(l, u) for l, u in store.upstream("rollout", warm) if l.label == "warm start"]
+    assert store.run_key("train", bc) == store.run_key("train", rollout_bc)  # one BC run for all of them
+    assert warm.extractor.model.warm_start == "bc"
+    remote = make_cfg("env.data_dir=/d", WARM, "extractor=gpt-4o")
+    assert [l.stage for l, _ in store.upstream("extract", remote)] == ["rollout"]  # its model is OpenAI's
+    off = make_cfg("env.data_dir=/d", WARM, "extractor.model.warm_start=null")
+    assert store.run_key("extract", off) != store.run_key("extract", warm)
+    assert all(l.label != "warm start" for l, _ in store.upstream("extract", off))
+
+
 def test_bad_warm_starts_are_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="choose null or bc"):
         run_mode(make_cfg("model.warm_start=gpt", f"store.root={tmp_path}", "env.data_dir=/d"))
     with pytest.raises(ConfigError, match="trains the warm start itself"):
         run_mode(make_cfg(WARM, "mode=train", "train.regime=bc", f"store.root={tmp_path}", "env.data_dir=/d"))
+    with pytest.raises(ConfigError, match="extractor.model.warm_start=null"):
+        run_mode(make_cfg(WARM, "mode=extract", "extractor.model.path=/other", f"store.root={tmp_path}",
+                          "env.data_dir=/d"))
 
 
 @pytest.mark.slow
@@ -46,7 +63,9 @@ def test_every_stage_loads_the_warm_started_model(tmp_path: Path, alfworld_data:
     from transformers import AutoModelForCausalLM
 
     common = [*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "demos.per_category=1", "warm_start.epochs=1",
-              f"backend.cache_dir={tmp_path / 'cache'}", "max_steps=2", "n_episodes=2", "train.min_reward=0",
+              f"extractor.model.path={tiny_model_dir}", "extractor.model.gguf_file=null", "hints.max_new_tokens=8",
+              f"backend.cache_dir={tmp_path / 'cache'}", f"extractor.backend.cache_dir={tmp_path / 'cache'}",
+              "max_steps=2", "n_episodes=2", "train.min_reward=0",
               "train.eval_fraction=0"]
     with pytest.raises(ConfigError, match="mode=train"):  # the BC run is missing: its command is named
         run_mode(make_cfg(*common, WARM, "mode=rollout"))
@@ -67,8 +86,35 @@ def test_every_stage_loads_the_warm_started_model(tmp_path: Path, alfworld_data:
         return original(cls, folder, *args, **kwargs)
 
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", classmethod(spy))
-    for mode, extra in [("rollout", ["split=train"]), ("train", ["train.regime=sft"]),
+    for mode, extra in [("rollout", ["split=train"]), ("extract", []), ("train", ["train.regime=sft"]),
                         ("eval", ["train.regime=sft"])]:
         before = len(loaded)
         run_mode(make_cfg(*common, WARM, f"mode={mode}", *extra))
         assert loaded[before:] and set(loaded[before:]) == {merged}, (mode, loaded[before:])  # never the plain base
+
+
+@pytest.mark.slow
+def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: Path, alfworld_data: Path,
+                                                                      tiny_model_dir: Path) -> None:
+    """The default pipeline's shape: demos -> warm start -> A -> B -> C -> Base and RAG -> SFT and
+    Distill trained and evaluated -> a table with all four rows. The tiny model wins nothing, so
+    train.min_reward=0 lets the students learn from every episode."""
+    from hintrag import report
+
+    cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), WARM, "mode=pipeline",
+                   f"extractor.model.path={tiny_model_dir}", "extractor.model.gguf_file=null",
+                   "extractor.model.name=tiny-random", "hints.max_new_tokens=8", "retrieval=tfidf",
+                   "demos.per_category=1", "warm_start.epochs=1", "pipeline.train_episodes=2", "n_episodes=2",
+                   "pipeline.max_steps=2", "train.min_reward=0", "train.eval_fraction=0",
+                   f"backend.cache_dir={tmp_path / 'cache'}", f"extractor.backend.cache_dir={tmp_path / 'cache'}")
+    result = run_mode(cfg)
+    assert result["students_skipped"] == []
+    trained = {json.loads(p.read_text())["regime"] for p in (tmp_path / "train").glob("*/metrics.json")}
+    assert trained == {"bc", "sft", "distill"}
+    evaluated = [json.loads(p.read_text()) for p in (tmp_path / "eval").glob("*/metrics.json")]
+    assert len(evaluated) == 2 and all(m["n_episodes"] == 2 for m in evaluated)
+    table = (Path(result["run"]) / "table.md").read_text()
+    rows = {cells[0]: cells[1:4] for line in table.splitlines() if line.startswith("| ")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    assert not [r for r in ("Base", "RAG", "SFT", "Distill") if "-" in rows[r]], table  # success, steps, tokens
+    assert report.caution(2) in table

@@ -8,6 +8,7 @@ from hintrag.errors import ConfigError
 from hintrag.llm.base import Backend, Completion, Message, Request
 
 BACKENDS = ("hf", "openai", "vllm")
+LOCAL = ("hf", "vllm")  # backends that load the weights themselves (so a warm start can be merged in)
 
 # Keys of each backend that do not decide what the model answers, so run keys leave them out.
 # Hashed: `name` and `dtype` (engines and precisions can differ in the last bit, which flips
@@ -37,6 +38,11 @@ def not_result(backend: DictConfig) -> dict[str, str]:
     return NOT_RESULT.get(str(backend.name), {})
 
 
+def is_local(backend: DictConfig) -> bool:
+    """Whether this engine loads `model`'s weights here (not a server's)."""
+    return str(backend.name) in LOCAL
+
+
 def make_backend(backend: DictConfig, model: DictConfig, generation: DictConfig) -> Backend:
     """Build a backend for one model; for `hf` this is where weights load."""
     name = backend.name
@@ -55,4 +61,4 @@ def make_backend(backend: DictConfig, model: DictConfig, generation: DictConfig)
     raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)} (backend=...)")
 
 
-__all__ = ["Backend", "Completion", "Message", "Request", "make_backend", "not_result", "BACKENDS"]
+__all__ = ["Backend", "Completion", "Message", "Request", "is_local", "make_backend", "not_result", "BACKENDS"]

@@ -34,7 +34,7 @@ SPEC = register(StageSpec(
     upstream=lambda cfg: [Link("train", {"model.adapter": None})] if cfg.eval.student else [],
     name_parts=lambda cfg: [*play_parts(cfg), f"student-{cfg.train.regime}" if cfg.eval.student else "agent"],
     artifacts={"trajectories": TRAJECTORY_FILES},
-    loads_model=True,
+    loads_model=lambda cfg: "model",
 ))
 
 

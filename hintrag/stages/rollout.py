@@ -18,7 +18,7 @@ SPEC = register(StageSpec(
     upstream=no_links,
     name_parts=play_parts,
     artifacts={"trajectories": TRAJECTORY_FILES, "errors": ERRORS},
-    loads_model=True,
+    loads_model=lambda cfg: "model",
 ))
 
 

@@ -26,7 +26,7 @@ SPEC = register(StageSpec(
     upstream=lambda cfg: [Link("extract")],
     name_parts=lambda cfg: [*play_parts(cfg), cfg.retrieval.name, f"k{cfg.teacher.k}"],
     artifacts={"trajectories": TRAJECTORY_FILES},
-    loads_model=True,
+    loads_model=lambda cfg: "model",
 ))
 
 

@@ -47,7 +47,7 @@ SPEC = register(StageSpec(
     name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.train.source_split, f"s{cfg.seed}",
                             cfg.train.regime, f"r{cfg.train.lora_rank}"],
     artifacts={"adapter": "adapter", "dataset": "dataset/*.jsonl", "manifest": "manifest.json"},
-    loads_model=True,
+    loads_model=lambda cfg: "model",
     choices={"train.regime": tuple(SOURCES)},
 ))
 
