@@ -34,13 +34,9 @@ ERRORS = "errors.jsonl"  # episodes whose model calls failed after retries; they
 PLAY_KEYS = ("env", "agent", "model", "generation", "backend", "seed", "split", "max_steps")
 
 
-WARM_ADAPTER_WHY = "the warm start's adapter folder; its BC run is hashed as upstream"
-
-
 def play_exclude(cfg: DictConfig) -> Exclude:
     """The env's and the engine's keys that do not change an episode (declared by each env and backend)."""
-    return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend)),
-            "model.warm_adapter": WARM_ADAPTER_WHY}
+    return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend))}
 
 
 def play_parts(cfg: DictConfig) -> list[str]:

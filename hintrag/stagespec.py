@@ -122,9 +122,19 @@ def config_leaves(cfg: DictConfig, key: str = "") -> dict[str, Any]:
     return leaves(key, value)
 
 
+WARM_ADAPTER_WHY = "the warm start's adapter folder; its BC run is hashed as upstream"
+
+
+def excluded(spec: StageSpec, cfg: DictConfig) -> Exclude:
+    """The stage's own exclude map, plus the warm-start adapter folder of the model it loads (set
+    by the framework; the BC run it comes from is the stage's upstream link)."""
+    model_key = spec.loads_model(cfg)
+    return {**spec.exclude(cfg), **({f"{model_key}.warm_adapter": WARM_ADAPTER_WHY} if model_key else {})}
+
+
 def hashed(spec: StageSpec, cfg: DictConfig) -> dict[str, Any]:
     """The leaves of `spec.keys` that decide the stage's result under `cfg`."""
-    exclude = spec.exclude(cfg)
+    exclude = excluded(spec, cfg)
     out: dict[str, Any] = {}
     for key in spec.keys:
         out.update({leaf: v for leaf, v in config_leaves(cfg, key).items() if not is_excluded(leaf, exclude)})

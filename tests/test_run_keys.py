@@ -12,7 +12,7 @@ from conftest import CONF, make_cfg
 
 from hintrag import stagespec, store
 from hintrag.errors import ConfigError
-from hintrag.stagespec import config_leaves, hashed, is_excluded
+from hintrag.stagespec import config_leaves, excluded, hashed, is_excluded
 
 
 def options(group: str) -> list[str]:
@@ -28,14 +28,14 @@ def census(cfg) -> tuple[set[str], dict[str, set[str]]]:
     """Leaves no stage hashes nor excludes, and each stage's excluded leaves."""
     specs = stagespec.stages().values()
     covered: set[str] = set()
-    excluded: dict[str, set[str]] = {}
+    per_stage: dict[str, set[str]] = {}
     leaves = config_leaves(cfg)
     for spec in specs:
         covered |= set(hashed(spec, cfg))
-        excluded[spec.name] = {leaf for leaf in leaves if is_excluded(leaf, spec.exclude(cfg))}
+        per_stage[spec.name] = {leaf for leaf in leaves if is_excluded(leaf, excluded(spec, cfg))}
     covered |= {leaf for leaf in leaves if is_excluded(leaf, store.NOT_RESULT)}
-    covered |= set().union(*excluded.values())
-    return set(leaves) - covered, excluded
+    covered |= set().union(*per_stage.values())
+    return set(leaves) - covered, per_stage
 
 
 @pytest.mark.parametrize("env,agent,model,backend", COMBOS, ids=["-".join(c) for c in COMBOS])
@@ -55,7 +55,7 @@ def test_exclude_lists_name_real_keys_and_say_why() -> None:
         cfg = make_cfg(f"env={env}", f"agent={agent}", f"model={model}", f"backend={backend}", f"extractor={extractor}")
         leaves = config_leaves(cfg)
         for spec in stagespec.stages().values():
-            for prefix, why in spec.exclude(cfg).items():
+            for prefix, why in excluded(spec, cfg).items():
                 assert why.strip(), f"{spec.name}: {prefix} has no reason"
                 declared.add(f"{spec.name}:{prefix}")
                 if any(is_excluded(leaf, {prefix: why}) for leaf in leaves):

@@ -22,7 +22,7 @@ from hintrag.hints.bank import BANK_FILE, Bank, Candidate, deduplicate
 from hintrag.hints.extract import HINTS_SCHEMA, extraction_messages, parse_hints, trace_text
 from hintrag.llm import Request, make_backend
 from hintrag.llm.base import ERROR
-from hintrag.play import WARM_ADAPTER_WHY, upstream_trajectories
+from hintrag.play import upstream_trajectories
 from hintrag.stagespec import Link, StageSpec, prefixed, register
 from hintrag.store import Run, open_run, unique_by
 from hintrag.validate import validate_model
@@ -35,8 +35,7 @@ SPEC = register(StageSpec(
     name="extract",
     describe=lambda cfg: f"Stage B: hints from the failures on {cfg.hints.source_split}",
     keys=("extractor", "hints"),  # the failures read are hashed through the upstream Stage A run
-    exclude=lambda cfg: {**prefixed("extractor.backend", llm.not_result(cfg.extractor.backend)),
-                         "extractor.model.warm_adapter": WARM_ADAPTER_WHY},
+    exclude=lambda cfg: prefixed("extractor.backend", llm.not_result(cfg.extractor.backend)),
     upstream=lambda cfg: [Link("rollout", {"split": cfg.hints.source_split})],
     name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.hints.source_split, f"s{cfg.seed}",
                             cfg.extractor.name],

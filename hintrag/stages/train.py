@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from hintrag.agents import make_agent
 from hintrag.errors import ConfigError, NothingToDo
-from hintrag.play import WARM_ADAPTER_WHY, upstream_trajectories
+from hintrag.play import upstream_trajectories
 from hintrag.stagespec import Link, StageSpec, register
 from hintrag.store import open_run
 from hintrag.training import data
@@ -41,7 +41,6 @@ SPEC = register(StageSpec(
         "model.max_context": "a playing limit; training truncates at train.max_length, hashed",
         "model.served_name": "the model's name on a server, not its weights",
         "model.adapter": "set only when a student plays; training starts from the base weights",
-        "model.warm_adapter": WARM_ADAPTER_WHY,
     },
     upstream=_source,
     name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.train.source_split, f"s{cfg.seed}",

@@ -55,14 +55,14 @@ def weights_dtype(train: DictConfig) -> str:
     wanted = str(train.dtype)
     if wanted not in ("auto", "float32", "bfloat16"):
         raise ValueError(f"train.dtype={wanted!r}")
-    gpu = torch.cuda.is_available()
-    chosen = wanted if wanted != "auto" else ("bfloat16" if gpu or cpu_has_native_bf16() else "float32")
+    gpu, native = torch.cuda.is_available(), cpu_has_native_bf16()
+    chosen = wanted if wanted != "auto" else ("bfloat16" if gpu or native else "float32")
     log.info("training weights in %s (%s)", chosen, "GPU" if gpu else
-             "CPU with native bf16" if cpu_has_native_bf16() else "CPU without native bf16")
+             "CPU with native bf16" if native else "CPU without native bf16")
     return chosen
 
 
-def _load_model(cfg: DictConfig, quant: str) -> Any:
+def _load_model(cfg: DictConfig, quant: str, dtype: str) -> Any:
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -75,7 +75,7 @@ def _load_model(cfg: DictConfig, quant: str) -> Any:
         model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=bnb, dtype=torch.bfloat16,
                                                      device_map={"": 0})
         return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
-    return AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, weights_dtype(cfg.train)))
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
 
 
 def sft_config(cfg: DictConfig, output_dir: Path, quant: str, has_eval: bool) -> Any:
@@ -142,8 +142,9 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
     lora = LoraConfig(r=rank, lora_alpha=int(cfg.train.lora_alpha or 2 * rank), lora_dropout=float(cfg.train.lora_dropout),
                       target_modules=LORA_TARGETS, bias="none", task_type="CAUSAL_LM")
     checkpoints = run_dir / "checkpoints"
+    dtype = weights_dtype(cfg.train)
     trainer = SFTTrainer(
-        model=_load_model(cfg, quant), args=sft_config(cfg, checkpoints, quant, eval_file is not None),
+        model=_load_model(cfg, quant, dtype), args=sft_config(cfg, checkpoints, quant, eval_file is not None),
         train_dataset=data["train"], eval_dataset=data.get("eval"), processing_class=tokenizer, peft_config=lora,
     )
     resume = last_checkpoint(checkpoints)
@@ -161,7 +162,7 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
     tokens = int(trainer.state.num_input_tokens_seen or 0)
     history = [h for h in trainer.state.log_history if "loss" in h]
     return {
-        "quantization": quant, "dtype": weights_dtype(cfg.train), "resumed_from": resume, "train_runtime_s": round(wall, 2),
+        "quantization": quant, "dtype": dtype, "resumed_from": resume, "train_runtime_s": round(wall, 2),
         "train_loss": result.training_loss, "first_loss": history[0]["loss"] if history else None,
         "last_loss": history[-1]["loss"] if history else None, "steps": trainer.state.global_step,
         "tokens_seen": tokens, "tokens_per_s": round(tokens / wall, 1) if wall else None,
