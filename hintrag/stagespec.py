@@ -60,7 +60,8 @@ def warm_start_link(cfg: DictConfig, model_key: str = "model") -> Link | None:
         return None
     recipe = cfg.warm_start
     return Link("train", {"train.regime": "bc", "train.epochs": recipe.epochs, "train.lr": recipe.lr,
-                          "train.max_length": recipe.max_length, "model.warm_start": None,
+                          "train.max_length": recipe.max_length, "train.min_reward": recipe.min_reward,
+                          "model.warm_start": None,
                           "model.warm_adapter": None, "model.adapter": None}, WARM_START)
 
 

@@ -34,6 +34,18 @@ def test_a_warm_start_changes_nothing_upstream() -> None:
     assert [l.stage for l, _ in store.upstream("train", bc)] == ["demos"]
 
 
+def test_the_students_threshold_leaves_the_warm_start_alone() -> None:
+    """train.min_reward picks the students' episodes; the BC run keeps warm_start.min_reward, so
+    lowering the students' threshold reuses the warm start and changes only the students' keys."""
+    warm, low = make_cfg("env.data_dir=/d", WARM), make_cfg("env.data_dir=/d", WARM, "train.min_reward=0.5")
+    bc_of = lambda cfg: [u for l, u in store.upstream("rollout", cfg) if l.label == "warm start"][0]
+    assert store.run_key("train", bc_of(warm)) == store.run_key("train", bc_of(low))
+    assert store.run_key("rollout", warm) == store.run_key("rollout", low)
+    assert store.run_key("train", warm) != store.run_key("train", low)
+    strict = make_cfg("env.data_dir=/d", WARM, "warm_start.min_reward=0.5")
+    assert store.run_key("train", bc_of(strict)) != store.run_key("train", bc_of(warm))
+
+
 def test_a_local_extractor_shares_the_warm_start_and_a_remote_one_does_not() -> None:
     warm = make_cfg("env.data_dir=/d", WARM)
     (link, bc), = [(l, u) for l, u in store.upstream("extract", warm) if l.label == "warm start"]
