@@ -31,15 +31,21 @@ install_packages() {
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || die "missing ${missing[*]}; run this as root once to install Debian's packages"
   # The packages' install scripts would start system daemons; policy-rc.d answering 101 stops that.
-  local policy=/usr/sbin/policy-rc.d
-  [ -e "$policy" ] && die "$policy exists; remove it or install slurmctld slurmd slurm-client slurmdbd mariadb-server yourself"
+  # A machine's own policy-rc.d (Docker images ship one) is set aside and put back afterwards.
+  local policy=/usr/sbin/policy-rc.d saved=""
+  if [ -e "$policy" ]; then saved=$(mktemp /usr/sbin/policy-rc.d.hintrag.XXXXXX) && mv -f "$policy" "$saved"; fi
   printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
-  trap 'rm -f "$policy"' EXIT
+  trap 'restore_policy "$policy" "$saved"' EXIT
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     slurmctld slurmd slurm-client slurmdbd mariadb-server >/dev/null
-  rm -f "$policy"
+  restore_policy "$policy" "$saved"
   trap - EXIT
+}
+
+restore_policy() {  # restore_policy <path> <saved copy or "">: the machine's own file again, or none
+  rm -f "$1"
+  if [ -n "$2" ]; then mv -f "$2" "$1"; fi
 }
 
 write_config() {
