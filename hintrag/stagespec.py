@@ -58,10 +58,8 @@ def warm_start_link(cfg: DictConfig, model_key: str = "model") -> Link | None:
     The BC run always trains `model` (the agent's); warmstart.check keeps another key's model the same."""
     if not OmegaConf.select(cfg, f"{model_key}.warm_start"):
         return None
-    recipe = cfg.warm_start
-    return Link("train", {"train.regime": "bc", "train.epochs": recipe.epochs, "train.lr": recipe.lr,
-                          "train.max_length": recipe.max_length, "train.min_reward": recipe.min_reward,
-                          "model.warm_start": None,
+    recipe = {f"train.{key}": value for key, value in cfg.warm_start.items()}  # every warm_start.* key overrides train.*
+    return Link("train", {"train.regime": "bc", **recipe, "model.warm_start": None,
                           "model.warm_adapter": None, "model.adapter": None}, WARM_START)
 
 

@@ -38,7 +38,9 @@ def test_the_students_threshold_leaves_the_warm_start_alone() -> None:
     """train.min_reward picks the students' episodes; the BC run keeps warm_start.min_reward, so
     lowering the students' threshold reuses the warm start and changes only the students' keys."""
     warm, low = make_cfg("env.data_dir=/d", WARM), make_cfg("env.data_dir=/d", WARM, "train.min_reward=0.5")
-    bc_of = lambda cfg: [u for l, u in store.upstream("rollout", cfg) if l.label == "warm start"][0]
+    def bc_of(cfg):
+        (bc,) = [u for l, u in store.upstream("rollout", cfg) if l.label == "warm start"]
+        return bc
     assert store.run_key("train", bc_of(warm)) == store.run_key("train", bc_of(low))
     assert store.run_key("rollout", warm) == store.run_key("rollout", low)
     assert store.run_key("train", warm) != store.run_key("train", low)
