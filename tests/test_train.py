@@ -224,3 +224,23 @@ def test_a_finished_training_is_not_redone_and_grown_data_is_not_mixed_in(
     run_mode(make_cfg(*base, "mode=rollout", "split=train", "n_episodes=3"))  # the source run grows
     with pytest.raises(ConfigError, match=r"was started on 2 episodes of .*now has 3.*Delete .* to train on all"):
         run_mode(make_cfg(*base, *student))
+
+
+def test_warmup_leaves_at_least_one_step_at_a_nonzero_rate() -> None:
+    from hintrag.training.sft import warmup_steps
+
+    assert [warmup_steps(1, n) for n in (1, 2, 10)] == [0, 1, 1]  # HF's ceil(0.1 n) kept when n > 1
+    assert warmup_steps(5, 3) == 2 and warmup_steps(0, 0) == 0
+
+
+def test_a_one_step_run_moves_the_lora_weights(stage_a) -> None:
+    """One optimizer step with warmup_ratio 0.1: HF would warm up over that step at lr 0 and save
+    the zero-initialised LoRA B matrices unchanged (a student identical to its base)."""
+    from safetensors.torch import load_file
+
+    root, base = stage_a
+    cfg = make_cfg(*base, "mode=train", *STUDENT, "train.grad_accum=8", "train.eval_fraction=0")
+    summary = run_mode(cfg)
+    assert summary["steps"] == 1 and summary["warmup_steps"] == 0
+    weights = load_file(str(root / "train" / store.run_key("train", cfg) / "adapter" / "adapter_model.safetensors"))
+    assert any(bool(t.abs().sum() > 0) for name, t in weights.items() if "lora_B" in name)

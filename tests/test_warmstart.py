@@ -85,7 +85,7 @@ def test_every_stage_loads_the_warm_started_model(tmp_path: Path, alfworld_data:
         run_mode(make_cfg(*common, WARM, "mode=rollout"))
     run_mode(make_cfg(*common, "mode=demos"))
     run_mode(make_cfg(*common, "mode=train", "train.regime=bc", "train.epochs=1", "train.lr=3e-4",
-                      "train.max_length=2048"))
+                      "train.max_length=2048", "train.min_reward=1.0"))  # the command the error named
     from hintrag.llm.models import local_folder
     from hintrag.warmstart import warm_started
 

@@ -100,6 +100,30 @@ def sft_config(cfg: DictConfig, output_dir: Path, quant: str, has_eval: bool) ->
     )
 
 
+def warmup_steps(requested: int, total: int) -> int:
+    """HF's linear warmup trains its first step at lr 0, so a run no longer than its warmup (one
+    optimizer step with any warmup) never moves the LoRA weights off their zero start. Cut the
+    warmup to leave at least one step at a nonzero rate; longer runs keep HF's value."""
+    return max(min(requested, total - 1), 0)
+
+
+def _trainer_class() -> type:
+    """SFTTrainer whose scheduler uses `warmup_steps` (trl is imported lazily, as everywhere here)."""
+    from trl import SFTTrainer
+
+    class Trainer(SFTTrainer):
+        def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
+            asked = self.args.get_warmup_steps(num_training_steps)
+            kept = warmup_steps(asked, num_training_steps)
+            if kept != asked:
+                log.warning("warmup cut from %d to %d steps: the run has only %d optimizer step(s), and a "
+                            "warmup step trains at lr 0", asked, kept, num_training_steps)
+            self.args.warmup_steps = kept
+            return super().create_scheduler(num_training_steps, optimizer)
+
+    return Trainer
+
+
 def _complete(folder: Path, step: int) -> bool:
     """The Trainer writes trainer_state.json last, so a readable one with the folder's step means
     the weights, optimizer and scheduler before it were written to the end."""
@@ -130,8 +154,6 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
     from datasets import load_dataset
     from peft import LoraConfig
     from transformers import AutoTokenizer
-    from trl import SFTTrainer
-
     quant = quantization(cfg.train)
     files = {"train": str(train_file), **({"eval": str(eval_file)} if eval_file else {})}
     data = load_dataset("json", data_files=files)
@@ -143,7 +165,7 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
                       target_modules=LORA_TARGETS, bias="none", task_type="CAUSAL_LM")
     checkpoints = run_dir / "checkpoints"
     dtype = weights_dtype(cfg.train)
-    trainer = SFTTrainer(
+    trainer = _trainer_class()(
         model=_load_model(cfg, quant, dtype), args=sft_config(cfg, checkpoints, quant, eval_file is not None),
         train_dataset=data["train"], eval_dataset=data.get("eval"), processing_class=tokenizer, peft_config=lora,
     )
@@ -165,6 +187,7 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
         "quantization": quant, "dtype": dtype, "resumed_from": resume, "train_runtime_s": round(wall, 2),
         "train_loss": result.training_loss, "first_loss": history[0]["loss"] if history else None,
         "last_loss": history[-1]["loss"] if history else None, "steps": trainer.state.global_step,
+        "warmup_steps": int(trainer.args.warmup_steps),
         "tokens_seen": tokens, "tokens_per_s": round(tokens / wall, 1) if wall else None,
         "eval_loss": next((h["eval_loss"] for h in reversed(trainer.state.log_history) if "eval_loss" in h), None),
     }
