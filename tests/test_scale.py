@@ -81,7 +81,7 @@ def test_shards_write_apart_and_merge_names_missing_ones(tmp_path: Path, tiny_mo
 
 
 @pytest.mark.parametrize("preset,split,episodes", [("small_alfworld", "valid_unseen", None),
-                                                     ("small_webshop", "test", 100)])
+                                                     ("small_webshop", "test", 100), ("quick_webshop", "test", 20)])
 def test_small_presets_warm_start_the_embedded_model_and_evaluate_the_whole_split(preset: str, split: str,
                                                                                episodes: int | None) -> None:
     cfg = make_cfg(f"experiment={preset}", "env.data_dir=/d")
@@ -91,3 +91,18 @@ def test_small_presets_warm_start_the_embedded_model_and_evaluate_the_whole_spli
     assert any(link.label == "warm start" for link, _ in store.upstream("rollout", cfg))
     for preset in ("paper_alfworld", "paper_webshop", "k_sweep", "scale_sweep"):  # 7B/14B: no warm start
         assert make_cfg(f"experiment={preset}").model.warm_start is None
+
+
+@pytest.mark.parametrize("preset", ["small_alfworld", "small_webshop", "quick_webshop"])
+def test_a_small_presets_demo_games_are_not_the_games_stage_a_and_the_teacher_play(
+        preset: str, alfworld_data: Path, webshop_data: Path) -> None:
+    from hintrag.demos import demo_games
+    from hintrag.envs import make_suite
+
+    cfg = make_cfg(f"experiment={preset}")
+    data = {"alfworld": alfworld_data, "webshop": webshop_data}[cfg.env.name]
+    suite = make_suite(store.with_values(cfg, {"env.data_dir": str(data)}).env)
+    demos = {s.id for s in demo_games(suite, cfg.demos.split, int(cfg.demos.per_category))}
+    played = {s.id for s in suite.episodes(cfg.hints.source_split)[: cfg.pipeline.train_episodes]}
+    assert len(demos) == cfg.demos.per_category * len(suite.categories) and len(played) == cfg.pipeline.train_episodes
+    assert not demos & played and cfg.hints.source_split == cfg.demos.split == cfg.train.source_split == "train"

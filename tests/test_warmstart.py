@@ -123,6 +123,7 @@ def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: 
                    f"backend.cache_dir={tmp_path / 'cache'}", f"extractor.backend.cache_dir={tmp_path / 'cache'}")
     result = run_mode(cfg)
     assert result["students_skipped"] == []
+    assert len(result["usage"]) == result["steps_run"] and all(u["wall_s"] > 0 for u in result["usage"])
     trained = {json.loads(p.read_text())["regime"] for p in (tmp_path / "train").glob("*/metrics.json")}
     assert trained == {"bc", "sft", "distill"}
     evaluated = [json.loads(p.read_text()) for p in (tmp_path / "eval").glob("*/metrics.json")]

@@ -11,7 +11,7 @@ a student on) says so, the steps that need it are skipped, and the report shows 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,6 +21,7 @@ from hintrag import stagespec
 from hintrag.envs import make_suite
 from hintrag.errors import NothingToDo
 from hintrag.store import run_key, upstream, with_values
+from hintrag.usage import describe, measured
 from hintrag.validate import validate_model
 
 
@@ -80,6 +81,7 @@ def run(cfg: DictConfig, root: Path, run_stage: Callable[[str, DictConfig, Path]
     results: dict[str, Any] = {}
     skipped: set[str] = set()
     labels = {step.key: step.label for step in plan}
+    used: list[dict[str, Any]] = []  # wall time and peak memory per step run
     for step in plan:
         lacking = [labels[need] for need in step.needs if need in skipped]
         if lacking and step.mode != "report":  # the report shows whatever exists
@@ -87,12 +89,15 @@ def run(cfg: DictConfig, root: Path, run_stage: Callable[[str, DictConfig, Path]
             skipped.add(step.key)
             continue
         print(f"pipeline: {step.label} (mode={step.mode})")
-        try:
-            results[step.key] = run_stage(step.mode, step.cfg, root)
-        except NothingToDo as reason:
-            print(f"pipeline: nothing to do for '{step.label}': {reason}")
-            skipped.add(step.key)
+        with measured() as usage:
+            try:
+                results[step.key] = run_stage(step.mode, step.cfg, root)
+            except NothingToDo as reason:
+                print(f"pipeline: nothing to do for '{step.label}': {reason}")
+                skipped.add(step.key)
+        print(f"pipeline: '{step.label}' took {describe(usage)}")
+        used.append({"step": step.label, "mode": step.mode, **asdict(usage)})
     report = results.get(plan[-1].key, {})
     students = sorted(s.cfg.train.regime for s in plan if s.mode == "train" and s.key in skipped)
     return {"run": report.get("run"), "steps_run": len(results), "students_skipped": students,
-            "figure": report.get("figure")}
+            "figure": report.get("figure"), "usage": used}

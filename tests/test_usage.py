@@ -1,0 +1,31 @@
+"""Per-step wall time and peak memory: a step's peak is its own, not the process's so far."""
+
+from __future__ import annotations
+
+import time
+
+from hintrag.usage import Usage, describe, measured
+
+
+def test_a_steps_peak_is_its_own_and_its_wall_time_is_counted() -> None:
+    with measured() as big:
+        block = bytearray(400 * 2**20)  # 400 MiB, touched so that it is resident
+        block[:: 4096] = b"x" * len(block[:: 4096])
+        time.sleep(0.05)
+    del block
+    with measured() as small:
+        pass
+    assert big.wall_s >= 0.05 and big.peak_rss_gb is not None and small.peak_rss_gb is not None
+    if not small.since_start:  # the high-water mark could be reset (Linux)
+        assert big.peak_rss_gb - small.peak_rss_gb > 0.3
+    assert describe(Usage(wall_s=90, peak_rss_gb=1.234)) == "1.5 min, peak RSS 1.2 GB"
+    assert describe(Usage(wall_s=6, since_start=True)) == "0.1 min, peak RSS - (process so far)"
+
+
+def test_a_step_that_raises_is_still_measured() -> None:
+    try:
+        with measured() as usage:
+            raise RuntimeError("stage failed")
+    except RuntimeError:
+        pass
+    assert usage.wall_s > 0 and usage.peak_rss_gb is not None
