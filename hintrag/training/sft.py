@@ -154,6 +154,7 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
     from datasets import load_dataset
     from peft import LoraConfig
     from transformers import AutoTokenizer
+
     quant = quantization(cfg.train)
     files = {"train": str(train_file), **({"eval": str(eval_file)} if eval_file else {})}
     data = load_dataset("json", data_files=files)
