@@ -14,12 +14,12 @@ import hydra
 from benchlib import compare
 from omegaconf import DictConfig
 
-from hintrag.training.sft import cpu_has_native_bf16
+from hintrag.machine import cpu_bf16
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    print(f"CPU with native bf16 (avx512_bf16 or amx_bf16): {cpu_has_native_bf16()}")
+    print(f"CPU bfloat16 (amx or avx512_bf16 native, none emulated): {cpu_bf16()}")
     results = compare(cfg, "backend.dtype", ["float32", "bfloat16"], lambda dtype, r: print(
         f"dtype={dtype:<8} episodes={r['episodes']} steps={r['steps']} prefill_tokens={r['prefill_tokens']} "
         f"wall_s={r['wall_s']:.1f} episodes/s={r['episodes_per_s']:.3f}"))

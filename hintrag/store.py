@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from hintrag import stagespec
+from hintrag import machine, stagespec
 from hintrag.errors import ConfigError
 from hintrag.stagespec import Link
 
@@ -196,12 +196,17 @@ def _stage_folders(root: Path) -> list[Path]:
 
 
 def open_run(stage: str, cfg: DictConfig, root: Path) -> Run:
-    """Find or create the stage's folder and save the resolved config and signature beside it."""
+    """Find or create the stage's folder; save the resolved config and signature beside it, and append
+    which machine opened it (hintrag.machine: not in the key, but bf16 numbers depend on it)."""
     check_store(root)
     run = locate_run(stage, cfg, root)
     run.path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.path / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     atomic_write_json(run.path / "signature.json", signature(stage, cfg))
+    run.append(machine.PROVENANCE, machine.provenance(stage))
+    found = machine.kinds(read_jsonl(run.path / machine.PROVENANCE))
+    if len(found) > 1:
+        log.warning(machine.mixed_warning(run.path, found))
     return run
 
 

@@ -11,6 +11,7 @@ a student on) says so, the steps that need it are skipped, and the report shows 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -75,6 +76,24 @@ def check(cfg: DictConfig, plan: list[Step]) -> None:
     validate_model(cfg)
 
 
+def _data_digest(run_dir: Path) -> str | None:
+    files = sorted((run_dir / "dataset").glob("*.jsonl"))
+    return hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest() if files else None
+
+
+def identical_students(plan: list[Step], results: dict[str, Any]) -> list[list[str]]:
+    """Regimes whose students learnt from the very same examples (e.g. the one episode the base agent
+    and the teacher both won, played the same way): they are one student, and their rows match."""
+    groups: dict[str, list[str]] = {}
+    for step in plan:
+        made = results.get(step.key)
+        if step.mode == "train" and step.cfg.train.regime != "bc" and made and made.get("run"):
+            digest = _data_digest(Path(made["run"]))
+            if digest:
+                groups.setdefault(digest, []).append(str(step.cfg.train.regime))
+    return [sorted(regimes) for regimes in groups.values() if len(regimes) > 1]
+
+
 def run(cfg: DictConfig, root: Path, run_stage: Callable[[str, DictConfig, Path], dict[str, Any]]) -> dict[str, Any]:
     plan = steps(cfg)
     check(cfg, plan)
@@ -97,7 +116,11 @@ def run(cfg: DictConfig, root: Path, run_stage: Callable[[str, DictConfig, Path]
                 skipped.add(step.key)
         print(f"pipeline: '{step.label}' took {describe(usage)}")
         used.append({"step": step.label, "mode": step.mode, **asdict(usage)})
+    same = identical_students(plan, results)
+    for regimes in same:
+        print(f"pipeline: the {' and '.join(regimes)} students were trained on identical examples (the same "
+              f"episodes, played the same way), so they are one student and their rows match")
     report = results.get(plan[-1].key, {})
     students = sorted(s.cfg.train.regime for s in plan if s.mode == "train" and s.key in skipped)
     return {"run": report.get("run"), "steps_run": len(results), "students_skipped": students,
-            "figure": report.get("figure"), "usage": used}
+            "figure": report.get("figure"), "usage": used, "identical_students": same}

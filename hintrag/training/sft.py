@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hintrag.llm.models import local_folder
+from hintrag.machine import native_bf16
 from hintrag.training.template import training_template
 
 log = logging.getLogger(__name__)
@@ -38,16 +39,6 @@ def quantization(train: DictConfig) -> str:
     return chosen
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), where bf16 training ran
-    1.35x faster than float32 here; elsewhere bf16 is emulated and slower."""
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return False
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
-
-
 def weights_dtype(train: DictConfig) -> str:
     """train.dtype resolved: auto is bfloat16 on a GPU or a CPU with native bf16, else float32 (logged)."""
     import torch
@@ -55,7 +46,7 @@ def weights_dtype(train: DictConfig) -> str:
     wanted = str(train.dtype)
     if wanted not in ("auto", "float32", "bfloat16"):
         raise ValueError(f"train.dtype={wanted!r}")
-    gpu, native = torch.cuda.is_available(), cpu_has_native_bf16()
+    gpu, native = torch.cuda.is_available(), native_bf16()
     chosen = wanted if wanted != "auto" else ("bfloat16" if gpu or native else "float32")
     log.info("training weights in %s (%s)", chosen, "GPU" if gpu else
              "CPU with native bf16" if native else "CPU without native bf16")

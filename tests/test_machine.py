@@ -1,0 +1,93 @@
+"""Every run folder says which machine wrote into it, outside the key; a run written from two kinds
+of machine is flagged; the pipeline says when two students learnt from identical examples."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_cfg
+from omegaconf import OmegaConf
+
+from hintrag import machine, store
+from hintrag.stages.pipeline import Step, identical_students
+
+
+def _cpuinfo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: str, model: str = "Test CPU") -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nmodel name\t: {model}\nflags\t\t: {flags}\n")
+    monkeypatch.setattr(machine, "_CPUINFO", info)
+
+
+@pytest.mark.parametrize("flags, expected", [("fpu avx512f avx512_bf16 amx_bf16 amx_tile", "amx"),
+                                             ("fpu avx512f avx512_bf16", "avx512_bf16"), ("fpu sse2 avx2", "none")])
+def test_cpu_bf16_reads_the_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: str, expected: str) -> None:
+    _cpuinfo(tmp_path, monkeypatch, flags)
+    assert machine.cpu_bf16() == expected
+    assert machine.native_bf16() is (expected != "none")
+
+
+def test_gpus_are_read_from_the_driver_without_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gpu = tmp_path / "nvidia" / "0000:01:00.0"
+    gpu.mkdir(parents=True)
+    (gpu / "information").write_text("Model: \t\t NVIDIA H200\nIRQ: 1\n")
+    monkeypatch.setattr(machine, "_NVIDIA", tmp_path / "nvidia")
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    assert machine.accelerators() == ("NVIDIA H200",)
+    monkeypatch.setattr(machine, "_NVIDIA", tmp_path / "absent")
+    assert machine.accelerators() == ()
+
+
+def test_opening_a_run_appends_its_machine_outside_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _cpuinfo(tmp_path, monkeypatch, "fpu amx_bf16", model="Intel Test")
+    cfg = make_cfg("env.data_dir=/d")
+    first = store.open_run("rollout", cfg, tmp_path / "store")
+    again = store.open_run("rollout", cfg, tmp_path / "store")
+    assert again.path == first.path
+    lines = [json.loads(line) for line in (first.path / machine.PROVENANCE).read_text().splitlines()]
+    assert len(lines) == 2 and {line["stage"] for line in lines} == {"rollout"}
+    assert lines[0]["cpu"] == "Intel Test" and lines[0]["bf16"] == "amx"
+    assert lines[0]["kind"].startswith("Intel Test (bf16: amx); ")
+    assert set(lines[0]["packages"]) == set(machine.PACKAGES) and lines[0]["packages"]["torch"]
+    assert "provenance" not in json.dumps(store.signature("rollout", cfg))
+
+
+def test_a_run_written_on_two_kinds_of_machine_is_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    cfg = make_cfg("env.data_dir=/d")
+    root = tmp_path / "store"
+    _cpuinfo(tmp_path, monkeypatch, "fpu amx_bf16", model="Intel Test")
+    store.open_run("rollout", cfg, root)
+    with caplog.at_level(logging.WARNING):
+        store.open_run("rollout", cfg, root)
+    assert "kinds of machine" not in caplog.text
+    _cpuinfo(tmp_path, monkeypatch, "fpu avx512_bf16", model="AMD Test")
+    with caplog.at_level(logging.WARNING):
+        run = store.open_run("rollout", cfg, root)
+    assert "written on 2 kinds of machine" in caplog.text and "AMD Test (bf16: avx512_bf16)" in caplog.text
+    assert machine.kinds(store.read_jsonl(run.path / machine.PROVENANCE))[0].startswith("Intel Test")
+
+
+def _student(tmp_path: Path, regime: str, rows: list[dict]) -> tuple[Step, dict]:
+    folder = tmp_path / regime
+    (folder / "dataset").mkdir(parents=True)
+    (folder / "dataset" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = OmegaConf.create({"train": {"regime": regime}})
+    return Step("train", cfg, f"train/{regime}"), {"run": str(folder)}
+
+
+def test_students_on_identical_examples_are_named(tmp_path: Path) -> None:
+    one = [{"episode_id": "fixed_1512", "messages": [{"role": "assistant", "content": "click[Buy Now]"}]}]
+    plan, results = [], {}
+    for regime, rows in [("bc", one), ("sft", one), ("distill", one)]:
+        step, made = _student(tmp_path, regime, rows)
+        plan.append(step)
+        results[step.key] = made
+    assert identical_students(plan, results) == [["distill", "sft"]]  # the warm start is not a student
+    other = [{"episode_id": "fixed_7", "messages": [{"role": "assistant", "content": "search[x]"}]}]
+    (tmp_path / "distill" / "dataset" / "train.jsonl").write_text(json.dumps(other[0]) + "\n")
+    assert identical_students(plan, results) == []
+    assert identical_students(plan, {plan[1].key: results[plan[1].key]}) == []  # a student not trained
