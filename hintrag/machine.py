@@ -15,7 +15,6 @@ import os
 import platform
 import socket
 import subprocess
-import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -44,7 +43,7 @@ class Machine:
 
     @property
     def kind(self) -> str:
-        gpus = ", ".join(self.accelerators) or "no GPU"
+        gpus = ", ".join(sorted(set(self.accelerators))) or "no GPU"  # the models, not how many
         return f"{self.cpu} (bf16: {self.bf16}); {gpus}"
 
 
@@ -72,11 +71,9 @@ def native_bf16() -> bool:
 
 
 def accelerators() -> tuple[str, ...]:
-    """GPU names: from torch when it is already loaded, else from the NVIDIA driver's files (no torch
-    import, which a report would not otherwise pay)."""
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        return tuple(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+    """NVIDIA GPU names, from the driver's files: the same whether or not this process has loaded
+    torch, and whatever CUDA_VISIBLE_DEVICES hides (a report and a rollout on one node agree).
+    Other accelerators are not named."""
     names = []
     for info in sorted(_NVIDIA.glob("*/information")) if _NVIDIA.is_dir() else []:
         model = next((ln.partition(":")[2].strip() for ln in info.read_text().splitlines() if ln.startswith("Model")), "")

@@ -83,6 +83,15 @@ def digest(sig: Mapping[str, Any]) -> str:
     return hashlib.sha1(json.dumps(sig, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
+def folder_digest(folder: Path) -> str:
+    """12 hex digits of the sha1 of a folder's files, names and bytes: equal contents, equal digest
+    (an adapter's weights, a student's dataset)."""
+    h = hashlib.sha1()
+    for file in sorted(p for p in folder.iterdir() if p.is_file()):
+        h.update(file.name.encode() + b"\0" + file.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def run_key(stage: str, cfg: DictConfig) -> str:
     """Readable prefix plus 8 hex digits of the signature's hash, e.g. <env>-react-smollm2-135m-<split>-s0-1a2b3c4d."""
     parts = stagespec.get(stage).name_parts(cfg)

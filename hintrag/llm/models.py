@@ -7,7 +7,6 @@ loading the GGUF takes ~17 s here, the converted folder ~0.1 s, and servers such
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hintrag.errors import ConfigError
+from hintrag.store import folder_digest
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,6 @@ def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> None:
     _write_folder(target, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
 
 
-def adapter_digest(adapter: Path) -> str:
-    """12 hex digits of the sha1 of an adapter folder's files: the same weights give the same digest."""
-    digest = hashlib.sha1()
-    for file in sorted(p for p in adapter.iterdir() if p.is_file()):
-        digest.update(file.name.encode() + b"\0" + file.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def merged_folder(base: Path | str, adapter: str, cache_dir: str) -> Path:
     """A folder holding `base` with the LoRA `adapter` merged into its weights, cached by the
     adapter's content: an engine then serves the student at the plain model's speed."""
@@ -110,7 +102,7 @@ def merged_folder(base: Path | str, adapter: str, cache_dir: str) -> Path:
     source = Path(os.path.expanduser(adapter))
     if not (source / "adapter_config.json").is_file():
         raise ConfigError(f"{source} is not a LoRA adapter folder (no adapter_config.json); fix model.adapter")
-    target = Path(cache_dir).expanduser() / "merged" / f"{Path(str(base)).name}-{adapter_digest(source)}"
+    target = Path(cache_dir).expanduser() / "merged" / f"{Path(str(base)).name}-{folder_digest(source)}"
     if (target / "config.json").is_file():
         return target
     log.info("merging adapter %s into %s once, as %s", source, base, target)

@@ -11,7 +11,6 @@ a student on) says so, the steps that need it are skipped, and the report shows 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +20,7 @@ from omegaconf import DictConfig
 from hintrag import stagespec
 from hintrag.envs import make_suite
 from hintrag.errors import NothingToDo
-from hintrag.store import run_key, upstream, with_values
+from hintrag.store import folder_digest, run_key, upstream, with_values
 from hintrag.usage import describe, measured
 from hintrag.validate import validate_model
 
@@ -76,11 +75,6 @@ def check(cfg: DictConfig, plan: list[Step]) -> None:
     validate_model(cfg)
 
 
-def _data_digest(run_dir: Path) -> str | None:
-    files = sorted((run_dir / "dataset").glob("*.jsonl"))
-    return hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest() if files else None
-
-
 def identical_students(plan: list[Step], results: dict[str, Any]) -> list[list[str]]:
     """Regimes whose students learnt from the very same examples (e.g. the one episode the base agent
     and the teacher both won, played the same way): they are one student, and their rows match."""
@@ -88,9 +82,9 @@ def identical_students(plan: list[Step], results: dict[str, Any]) -> list[list[s
     for step in plan:
         made = results.get(step.key)
         if step.mode == "train" and step.cfg.train.regime != "bc" and made and made.get("run"):
-            digest = _data_digest(Path(made["run"]))
-            if digest:
-                groups.setdefault(digest, []).append(str(step.cfg.train.regime))
+            dataset = Path(made["run"]) / "dataset"
+            if dataset.is_dir() and any(dataset.iterdir()):
+                groups.setdefault(folder_digest(dataset), []).append(str(step.cfg.train.regime))
     return [sorted(regimes) for regimes in groups.values() if len(regimes) > 1]
 
 
