@@ -1,3 +1,7 @@
 """hintrag: failure-driven hints, retrieval, and distillation into LLM agents."""
 
 __version__ = "0.1.0"
+
+from hintrag.machine import register_resolvers
+
+register_resolvers()  # config resolvers (${bf16_if_native:...}) exist wherever hintrag is imported

@@ -70,6 +70,32 @@ def native_bf16() -> bool:
     return cpu_bf16() != "none"
 
 
+def bf16_if_native(device: str = "auto") -> str:
+    """The dtype for weights that run on `device` (a backend.device value): `bfloat16` where the
+    hardware computes it natively (a GPU, or a CPU with AVX512-BF16 or AMX), `float32` where it
+    would be emulated (2.46x slower than float32 on an AVX2-only AMD EPYC, experiments/bench_dtype.py).
+    Registered as the config resolver `${bf16_if_native:${backend.device}}`; run keys hash what it
+    resolves to, so a key names the dtype that actually ran."""
+    device = str(device)
+    on_gpu = device.startswith("cuda") or (device == "auto" and bool(accelerators()))
+    return "bfloat16" if on_gpu or native_bf16() else "float32"
+
+
+def register_resolvers() -> None:
+    """Make `${bf16_if_native:...}` available to every config (idempotent)."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("bf16_if_native"):
+        OmegaConf.register_new_resolver("bf16_if_native", bf16_if_native)
+
+
+def emulated_bf16(dtype: str, device: str) -> bool:
+    """Whether `dtype` on `device` would run bfloat16 through emulation on this CPU."""
+    device = str(device)
+    on_cpu = device == "cpu" or (device == "auto" and not accelerators())
+    return str(dtype) == "bfloat16" and on_cpu and not native_bf16()
+
+
 def accelerators() -> tuple[str, ...]:
     """NVIDIA GPU names, from the driver's files: the same whether or not this process has loaded
     torch, and whatever CUDA_VISIBLE_DEVICES hides (a report and a rollout on one node agree).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from omegaconf import DictConfig, OmegaConf
 
 from hintrag.agents import AGENTS
@@ -11,6 +13,10 @@ from hintrag.hints.retrieval import RETRIEVERS
 from hintrag.llm import BACKENDS
 from hintrag.llm.models import resolve_source
 from hintrag import stagespec
+from hintrag.machine import emulated_bf16
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()  # keys already warned about in this process (the pipeline validates every step)
 
 
 def _positive(cfg: DictConfig, key: str, allow_null: bool = False) -> None:
@@ -54,6 +60,22 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
         raise ConfigError(f"train.dtype={cfg.train.dtype!r}; choose auto, float32 or bfloat16")
     if cfg.train.quantization == "4bit" and not _gpu():
         raise ConfigError("train.quantization=4bit (QLoRA) needs a CUDA GPU; on CPU use train.quantization=auto or none")
+    _warn_emulated_bf16(cfg)
+
+
+def _warn_emulated_bf16(cfg: DictConfig) -> None:
+    """bfloat16 asked for where this CPU emulates it: it runs, but slower than float32, so say so
+    (once per key) before the work, with the fix."""
+    asked = [(f"{prefix}.dtype", OmegaConf.select(cfg, f"{prefix}.dtype"), OmegaConf.select(cfg, f"{prefix}.device",
+                                                                                            default="auto"))
+             for prefix in ("backend", "extractor.backend") if OmegaConf.select(cfg, f"{prefix}.dtype") is not None]
+    asked.append(("train.dtype", cfg.train.dtype, "auto"))
+    for key, dtype, device in asked:
+        if key not in _warned and emulated_bf16(dtype, device):
+            _warned.add(key)
+            log.warning("%s=bfloat16 on a CPU without native bf16 (neither AVX512-BF16 nor AMX in /proc/cpuinfo): it is "
+                        "emulated, 2.46x slower than float32 on such a CPU (experiments/bench_dtype.py); pass %s=float32, "
+                        "or '%s=${bf16_if_native:${backend.device}}' for the fast dtype of each machine", key, key, key)
 
 
 def _one_of(key: str, value: object, allowed: tuple[str, ...]) -> None:

@@ -91,3 +91,60 @@ def test_students_on_identical_examples_are_named(tmp_path: Path) -> None:
     (tmp_path / "distill" / "dataset" / "train.jsonl").write_text(json.dumps(other[0]) + "\n")
     assert identical_students(plan, results) == []
     assert identical_students(plan, {plan[1].key: results[plan[1].key]}) == []  # a student not trained
+
+
+@pytest.mark.parametrize("flags, gpus, device, expected", [
+    ("fpu avx512_bf16 amx_bf16", False, "auto", "bfloat16"), ("fpu avx512_bf16", False, "cpu", "bfloat16"),
+    ("fpu sse2 avx2", False, "auto", "float32"), ("fpu sse2 avx2", False, "cpu", "float32"),
+    ("fpu sse2 avx2", True, "auto", "bfloat16"), ("fpu sse2 avx2", True, "cuda:0", "bfloat16"),
+    ("fpu sse2 avx2", True, "cpu", "float32")])
+def test_bf16_if_native_follows_the_device_that_runs_the_weights(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: str, gpus: bool, device: str, expected: str) -> None:
+    _cpuinfo(tmp_path, monkeypatch, flags)
+    if gpus:
+        (tmp_path / "nvidia" / "0000:01:00.0").mkdir(parents=True)
+        (tmp_path / "nvidia" / "0000:01:00.0" / "information").write_text("Model: \t\t NVIDIA H200\n")
+    monkeypatch.setattr(machine, "_NVIDIA", tmp_path / "nvidia")
+    assert machine.bf16_if_native(device) == expected
+
+
+@pytest.mark.parametrize("flags, dtype", [("fpu avx512_bf16 amx_bf16", "bfloat16"), ("fpu sse2 avx2", "float32")])
+def test_quick_webshop_hashes_the_dtype_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  flags: str, dtype: str) -> None:
+    """The preset's `${bf16_if_native:...}` is resolved before hashing: on a native-bf16 CPU its keys are
+    those of the literal `bfloat16` (the README's measured runs), elsewhere those of `float32`; the
+    local extractor follows."""
+    _cpuinfo(tmp_path, monkeypatch, flags)
+    monkeypatch.setattr(machine, "_NVIDIA", tmp_path / "absent")
+    preset = make_cfg("experiment=quick_webshop")
+    literal = make_cfg("experiment=quick_webshop", f"backend.dtype={dtype}")
+    assert (preset.backend.dtype, preset.extractor.backend.dtype) == (dtype, dtype)
+    for stage in ("rollout", "extract", "teacher", "eval", "report"):
+        assert store.run_key(stage, preset) == store.run_key(stage, literal)
+    other = "float32" if dtype == "bfloat16" else "bfloat16"
+    assert store.run_key("rollout", preset) != store.run_key("rollout", make_cfg("experiment=quick_webshop",
+                                                                                  f"backend.dtype={other}"))
+
+
+def test_emulated_bf16_is_named_once_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    from hintrag import validate
+    from hintrag.stages import MODES
+
+    _cpuinfo(tmp_path, monkeypatch, "fpu sse2 avx2")
+    monkeypatch.setattr(machine, "_NVIDIA", tmp_path / "absent")
+    monkeypatch.setattr(validate, "_warned", set())
+    cfg = make_cfg("mode=rollout", "backend.dtype=bfloat16", "extractor.backend.dtype=bfloat16", "train.dtype=bfloat16")
+    with caplog.at_level(logging.WARNING, logger="hintrag.validate"):
+        validate.validate_common(cfg, tuple(MODES))
+        validate.validate_common(cfg, tuple(MODES))
+    warned = [r.getMessage() for r in caplog.records if "emulated" in r.getMessage()]
+    assert [m.split("=")[0] for m in warned] == ["backend.dtype", "extractor.backend.dtype", "train.dtype"]
+    assert all("=float32" in m for m in warned)
+    caplog.clear()
+    monkeypatch.setattr(validate, "_warned", set())
+    _cpuinfo(tmp_path, monkeypatch, "fpu avx512_bf16")
+    with caplog.at_level(logging.WARNING, logger="hintrag.validate"):
+        validate.validate_common(cfg, tuple(MODES))
+        validate.validate_common(make_cfg("mode=rollout"), tuple(MODES))  # auto is float32 on a CPU: never emulated
+    assert not [r for r in caplog.records if "emulated" in r.getMessage()]

@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hintrag.llm.models import local_folder
-from hintrag.machine import native_bf16
+from hintrag.machine import bf16_if_native, native_bf16
 from hintrag.training.template import training_template
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,10 @@ def weights_dtype(train: DictConfig) -> str:
     wanted = str(train.dtype)
     if wanted not in ("auto", "float32", "bfloat16"):
         raise ValueError(f"train.dtype={wanted!r}")
-    gpu, native = torch.cuda.is_available(), native_bf16()
-    chosen = wanted if wanted != "auto" else ("bfloat16" if gpu or native else "float32")
+    gpu = torch.cuda.is_available()
+    chosen = wanted if wanted != "auto" else bf16_if_native("cuda" if gpu else "cpu")
     log.info("training weights in %s (%s)", chosen, "GPU" if gpu else
-             "CPU with native bf16" if native else "CPU without native bf16")
+             "CPU with native bf16" if native_bf16() else "CPU without native bf16")
     return chosen
 
 
