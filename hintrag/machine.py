@@ -90,10 +90,9 @@ def register_resolvers() -> None:
 
 
 def emulated_bf16(dtype: str, device: str) -> bool:
-    """Whether `dtype` on `device` would run bfloat16 through emulation on this CPU."""
-    device = str(device)
-    on_cpu = device == "cpu" or (device == "auto" and not accelerators())
-    return str(dtype) == "bfloat16" and on_cpu and not native_bf16()
+    """Whether `dtype` on `device` would run bfloat16 through emulation: bfloat16 where the rule above
+    picks float32."""
+    return str(dtype) == "bfloat16" and bf16_if_native(device) == "float32"
 
 
 def accelerators() -> tuple[str, ...]:

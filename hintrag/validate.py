@@ -66,11 +66,9 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
 def _warn_emulated_bf16(cfg: DictConfig) -> None:
     """bfloat16 asked for where this CPU emulates it: it runs, but slower than float32, so say so
     (once per key) before the work, with the fix."""
-    asked = [(f"{prefix}.dtype", OmegaConf.select(cfg, f"{prefix}.dtype"), OmegaConf.select(cfg, f"{prefix}.device",
-                                                                                            default="auto"))
-             for prefix in ("backend", "extractor.backend") if OmegaConf.select(cfg, f"{prefix}.dtype") is not None]
-    asked.append(("train.dtype", cfg.train.dtype, "auto"))
-    for key, dtype, device in asked:
+    asked = [(f"{prefix}.dtype", OmegaConf.select(cfg, f"{prefix}.dtype"),
+              OmegaConf.select(cfg, f"{prefix}.device", default="auto")) for prefix in ("backend", "extractor.backend")]
+    for key, dtype, device in [*asked, ("train.dtype", cfg.train.dtype, "auto")]:
         if key not in _warned and emulated_bf16(dtype, device):
             _warned.add(key)
             log.warning("%s=bfloat16 on a CPU without native bf16 (neither AVX512-BF16 nor AMX in /proc/cpuinfo): it is "
