@@ -3,17 +3,22 @@ measuring it leaves the process's own peak (what /usr/bin/time reports) alone.""
 
 from __future__ import annotations
 
+import mmap
 import time
 
 from hintrag.usage import Usage, process_peak_gb, describe, measured
 
 
 def test_a_steps_peak_is_its_own_and_its_wall_time_is_counted() -> None:
+    # A fresh anonymous mapping, not a bytearray: the allocator may hand a bytearray memory that an
+    # earlier test freed and that is still resident, so the resident size would not move at all.
+    size = 400 * 2**20
     with measured() as big:
-        block = bytearray(400 * 2**20)  # 400 MiB, touched so that it is resident
-        block[:: 4096] = b"x" * len(block[:: 4096])
+        block = mmap.mmap(-1, size)
+        for offset in range(0, size, mmap.PAGESIZE):  # touched, so that it is resident
+            block[offset] = 1
         time.sleep(0.05)
-    del block
+    block.close()  # unmapped: resident again only what the process held before
     with measured() as small:
         time.sleep(0.05)
     assert big.wall_s >= 0.05 and big.peak_rss_gb is not None and small.peak_rss_gb is not None
