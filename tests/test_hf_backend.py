@@ -56,6 +56,15 @@ def test_prefix_reuse_gives_identical_outputs_with_less_prefill(tiny_backends) -
     assert all(o.prefill_tokens == o.prompt_tokens for o in without)
 
 
+def test_a_batch_answers_what_each_row_answers_alone(tiny_backends) -> None:
+    """Rows prefill alone and decode together: batch size and neighbours change no answer."""
+    for backend in tiny_backends:
+        chats = [[SYSTEM, {"role": "user", "content": "A shelf " * n + "Your task: find a book."}] for n in (1, 40, 7)]
+        batched = backend.generate([Request(c, 12, ("\n",)) for c in chats])
+        alone = [backend.generate([Request(c, 12, ("\n",))])[0] for c in chats]
+        assert [(o.text, o.completion_tokens) for o in batched] == [(o.text, o.completion_tokens) for o in alone]
+
+
 def test_token_counts_match_the_tokenizer(tiny_backends) -> None:
     backend = tiny_backends[0]
     tok = backend.tokenizer
@@ -81,4 +90,8 @@ def test_embedded_model_prefix_reuse_is_exact(embedded_model_dir: Path) -> None:
     cached, plain = backend_for(embedded_model_dir, True, gguf=True), backend_for(embedded_model_dir, False, gguf=True)
     a, b = conversation(cached, True), conversation(plain, True)
     assert [o.text for o in a] == [o.text for o in b]
+    chats = [[SYSTEM, {"role": "user", "content": "You see a shelf 1. " * n + "Your task is to: find a book."}]
+             for n in (1, 30, 5)]
+    batched = plain.generate([Request(c, 16, ("\n",)) for c in chats])
+    assert [o.text for o in batched] == [plain.generate([Request(c, 16, ("\n",))])[0].text for c in chats]
     assert any(o.finish_reason in ("stop", "eos") for o in a)
