@@ -244,3 +244,31 @@ def test_a_one_step_run_moves_the_lora_weights(stage_a) -> None:
     assert summary["steps"] == 1 and summary["warmup_steps"] == 0
     weights = load_file(str(root / "train" / store.run_key("train", cfg) / "adapter" / "adapter_model.safetensors"))
     assert any(bool(t.abs().sum() > 0) for name, t in weights.items() if "lora_B" in name)
+
+
+def test_a_label_smoothed_step_runs_the_model_once_and_logs_its_metrics(
+    stage_a, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """trl 1.16 runs a second, gradient-free forward for its metrics when the loss is label-smoothed
+    (WebShop's recipe); the trainer here reads them off the loss's logits instead."""
+    import torch
+    from transformers.models.llama.modeling_llama import LlamaModel
+
+    from hintrag.training.sft import token_metrics
+
+    root, base = stage_a
+    cfg = make_cfg(*base, "mode=train", *STUDENT, "train.label_smoothing=0.1", "train.eval_fraction=0",
+                   "train.save_steps=3")
+    calls = []
+    original = LlamaModel.forward  # the decoder: trl's metrics pass skips the LM class's forward
+    monkeypatch.setattr(LlamaModel, "forward", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    summary = run_mode(cfg)
+    assert summary["steps"] == summary["train_examples"] == 3 and len(calls) == 3
+    state = root / "train" / store.run_key("train", cfg) / "checkpoints" / "checkpoint-3" / "trainer_state.json"
+    logged = [h for h in json.loads(state.read_text())["log_history"] if "loss" in h]
+    assert len(logged) == 3 and all(0 < h["entropy"] and 0 <= h["mean_token_accuracy"] <= 1 for h in logged)
+
+    # positions 0 and 1 predict labels 0 and 1: uniform (ln 2, argmax 0: a hit) and softmax(2, 0) (a miss)
+    entropy, hits, count = token_metrics(torch.tensor([[[0.0, 0.0], [2.0, 0.0], [9.0, 9.0]]]),
+                                         torch.tensor([[-100, 0, 1]]))
+    assert count == 2 and hits == 1 and abs(float(entropy) - (0.693147 + 0.365334)) < 1e-5

@@ -98,11 +98,51 @@ def warmup_steps(requested: int, total: int) -> int:
     return max(min(requested, total - 1), 0)
 
 
+def token_metrics(logits: Any, labels: Any) -> tuple[Any, Any, Any]:
+    """Entropy sum, top-1 hits and count over the positions the loss reads (next-token labels != -100)."""
+    import torch
+
+    shifted = labels[:, 1:]
+    keep = shifted != -100
+    picked = logits[:, :-1][keep].float()
+    logp = torch.log_softmax(picked, dim=-1)
+    entropy = -(logp.exp() * logp).sum(-1)
+    return entropy.sum(), (picked.argmax(-1) == shifted[keep]).sum(), keep.sum()
+
+
 def _trainer_class() -> type:
-    """SFTTrainer whose scheduler uses `warmup_steps` (trl is imported lazily, as everywhere here)."""
+    """SFTTrainer whose scheduler uses `warmup_steps` and whose label-smoothed loss takes one forward
+    pass (trl is imported lazily, as everywhere here)."""
     from trl import SFTTrainer
 
     class Trainer(SFTTrainer):
+        def compute_loss(self, model: Any, inputs: dict, return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            """With label smoothing, trl 1.16 runs the model a second time, without gradients, only to
+            log entropy and token accuracy: a third more compute per step, and its dropout draws move
+            the RNG. Here both metrics come from the loss's own logits; other losses are trl's."""
+            if self.label_smoother is None or self.compute_loss_func is not None or self.aux_loss_enabled \
+                    or return_outputs or self.args.loss_type != "nll":
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            import torch
+
+            mode = "train" if model.training else "eval"
+            outputs = model(**{**{k: v for k, v in inputs.items() if k != "labels"}, "use_cache": False})
+            loss = self.label_smoother(outputs, inputs["labels"], shift_labels=True,
+                                       num_items_in_batch=num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * (self.accelerator.num_processes // self.get_tp_size())
+            with torch.no_grad():
+                entropy, hits, count = (self.accelerator.gather_for_metrics(t).sum()
+                                        for t in token_metrics(outputs.logits.detach(), inputs["labels"]))
+            self._metrics[mode]["entropy"].append((entropy / count).item() if count > 0 else 0.0)
+            self._metrics[mode]["mean_token_accuracy"].append((hits / count).item() if count > 0 else 0.0)
+            if mode == "train":
+                seen = self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
+                self._total_train_tokens += seen // self._tp_size
+            self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+            return loss
+
         def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
             asked = self.args.get_warmup_steps(num_training_steps)
             kept = warmup_steps(asked, num_training_steps)
