@@ -101,9 +101,8 @@ class HFBackend(LocalTokens):
         last, computed for this row alone.
 
         Prefilling rows one by one costs what their own new tokens cost; a padded batch costs the
-        longest row's times the batch (an observation can be 500 tokens next to another row's 20),
-        and its attention mask keeps torch off its fast causal kernel. The last token is left for
-        the batched generate call, which then only decodes.
+        longest row's times the batch (an observation can be 500 tokens next to another row's 20).
+        The last token is left for the batched generate call, which then only decodes.
         """
         reused, cached = self._reuse(req, prompt)
         end = len(prompt) - 1
