@@ -240,9 +240,20 @@ def by_episode_order(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [rec for _, rec in sorted(unique_by(records, "episode_id").items())]
 
 
+def override_value(value: Any) -> str:
+    """`value` as Hydra's command-line grammar reads it back (None is `null` there, not `None`)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)) or OmegaConf.is_list(value):
+        return "[" + ",".join(override_value(item) for item in value) + "]"
+    return str(value)
+
+
 def missing_input(link: Link, up: DictConfig, cfg: DictConfig, what: str, path: Path) -> ConfigError:
     """The error for an upstream run that is not there: where it was looked for, and the command that makes it."""
     changed = {k: v for k, v in link.overrides.items() if OmegaConf.select(cfg, k) != v or k == "split"}
-    args = " ".join(f"{k}={v}" for k, v in {"mode": link.stage, **changed}.items())
+    args = " ".join(f"{k}={override_value(v)}" for k, v in {"mode": link.stage, **changed}.items())
     title = stagespec.get(link.stage).describe(up)
     return ConfigError(f"no {what} of {title} at {path}; run `python run.py {args}` with the same settings first")

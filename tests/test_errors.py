@@ -92,3 +92,20 @@ def test_vllm_without_vllm_fails_at_once_with_the_install_line(tmp_path: Path, a
     with pytest.raises(ConfigError, match=r'backend=vllm needs vLLM.*pip install -e "\.\[gpu\]"'):
         run_mode(make_cfg("backend=vllm", "mode=rollout", f"env.data_dir={alfworld_data}", f"store.root={tmp_path}"))
     assert time.perf_counter() - started < 5
+
+
+def test_the_command_a_missing_warm_start_names_trains_that_warm_start(tmp_path: Path, alfworld_data: Path) -> None:
+    """The named command must parse back to the run that was looked for (`None` would reach Hydra as a string)."""
+    import re
+
+    from hintrag.store import run_key
+
+    settings = [f"env.data_dir={alfworld_data}", f"store.root={tmp_path}", "warm_start.epochs=2", "warm_start.lr=1e-3"]
+    with pytest.raises(ConfigError) as err:
+        run_mode(make_cfg(*settings, "model.warm_start=bc", "mode=rollout"))
+    found = re.search(r"at (\S+)/adapter; run `python run.py ([^`]*)` with the same settings", str(err.value))
+    assert found, err.value
+    assert "model.warm_start=null" in found.group(2).split()
+    named = make_cfg(*settings, *found.group(2).split())
+    assert named.model.warm_start is None and named.train.regime == "bc"
+    assert run_key("train", named) == Path(found.group(1)).name
