@@ -10,11 +10,13 @@ stage's key from the same config, never by a path the user passes around.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA = 2  # signature layout; stores written under another one are refused (see check_store)
 MARKER = "store.json"
+LOCKS = ".locks"  # under the store root: one lock file per run (per shard) a process is writing
 
 # Top-level keys that no stage hashes, with why: they say how and where runs go, not what they compute.
 NOT_RESULT = {
@@ -217,6 +220,30 @@ def open_run(stage: str, cfg: DictConfig, root: Path) -> Run:
     if len(found) > 1:
         log.warning(machine.mixed_warning(run.path, found))
     return run
+
+
+@contextmanager
+def writing(stage: str, cfg: DictConfig, root: Path, shard: str = "") -> Iterator[None]:
+    """Hold the write lock of the stage's run (of one shard of it) while the stage runs.
+
+    Two jobs of a sweep that share an upstream stage (`-m k=1,3 mode=pipeline`) ask for the same run
+    at once; without the lock both would play every episode into one file or train into one folder.
+    The second waits, then resumes the finished run and does nothing twice. flock: released when the
+    process dies, so a killed job never leaves a run locked.
+    """
+    folder = root / LOCKS
+    folder.mkdir(parents=True, exist_ok=True)
+    key = run_key(stage, cfg)
+    with (folder / f"{stage}-{key}{shard}.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("%s/%s%s is being written by another process; waiting for it to finish", stage, key, shard)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def locate_run(stage: str, cfg: DictConfig, root: Path) -> Run:

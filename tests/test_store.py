@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import make_cfg, tiny_overrides
+from conftest import ROOT, make_cfg, tiny_overrides
 
 from hintrag import store
 from hintrag.stages import run_mode
@@ -87,3 +91,39 @@ def test_interrupted_rollout_resumes_without_duplicates(
     # A third run has nothing to do and must not load a model.
     monkeypatch.setattr("hintrag.play.make_backend", lambda *args: pytest.fail("model loaded"))
     assert run_mode(cfg)["n_episodes"] == 4
+
+
+def _enter(cfg, root: Path, shard: str, entered) -> None:
+    with store.writing("rollout", cfg, root, shard):
+        entered.put((shard, time.monotonic()))
+
+
+def test_a_second_writer_of_a_run_waits_for_the_first_and_another_shard_does_not(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    cfg, entered = make_cfg("env.data_dir=/d"), ctx.Queue()
+    with store.writing("rollout", cfg, tmp_path):
+        same = ctx.Process(target=_enter, args=(cfg, tmp_path, "", entered))
+        other = ctx.Process(target=_enter, args=(cfg, tmp_path, ".shard1of2", entered))
+        same.start(), other.start()
+        assert entered.get(timeout=60)[0] == ".shard1of2"  # its own lock file: not held up
+        time.sleep(1.0)
+        assert entered.empty()  # the same run waits while this process writes it
+        released = time.monotonic()
+    shard, at = entered.get(timeout=60)
+    assert shard == "" and at >= released
+    same.join(60), other.join(60)
+
+
+@pytest.mark.slow
+def test_two_jobs_asking_for_one_run_at_once_play_it_once(tmp_path: Path, alfworld_data: Path) -> None:
+    """Two sweep jobs sharing an upstream stage: the second waits, then finds every episode done."""
+    command = [sys.executable, "run.py", "mode=demos", "demos.per_category=1", f"env.data_dir={alfworld_data}",
+               f"store.root={tmp_path}"]
+    jobs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)]
+    logs = [job.communicate(timeout=600)[0] for job in jobs]
+    assert [job.returncode for job in jobs] == [0, 0], logs
+    (run,) = (tmp_path / "demos").iterdir()
+    records = list(store.read_jsonl(run / "trajectories.jsonl"))
+    assert len(records) == 6 and len({r["episode_id"] for r in records}) == 6
+    assert sum("being written by another process" in log for log in logs) == 1, logs

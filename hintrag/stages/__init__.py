@@ -13,7 +13,8 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
 from hintrag.stages import bank, demos, evaluate, extract, pipeline, report, rollout, teacher, train
-from hintrag.store import check_store
+from hintrag.shards import shard_of
+from hintrag.store import check_store, writing
 from hintrag.tracking import make_tracker
 from hintrag.validate import validate_common
 from hintrag.warmstart import check as check_warm_start
@@ -46,11 +47,11 @@ def store_root(cfg: DictConfig) -> Path:
 
 
 def run_stage(mode: str, cfg: DictConfig, root: Path) -> dict[str, Any]:
-    """One stage, tracked as one experiment-tracker run (W&B with logger=wandb)."""
+    """One stage, tracked as one experiment-tracker run (W&B with logger=wandb), holding its run's write lock."""
     _seed(int(cfg.seed))
     cfg = warm_started(mode, cfg, root)
     tracker = make_tracker(cfg, root)
-    with tracker.stage(mode, cfg):
+    with writing(mode, cfg, root, shard_of(cfg).suffix()), tracker.stage(mode, cfg):
         summary = MODES[mode](cfg, root)
         tracker.log_summary(summary)
     return summary
