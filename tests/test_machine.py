@@ -108,22 +108,23 @@ def test_bf16_if_native_follows_the_device_that_runs_the_weights(
     assert machine.bf16_if_native(device) == expected
 
 
+@pytest.mark.parametrize("preset", ["quick_webshop", "small_webshop", "small_alfworld"])
 @pytest.mark.parametrize("flags, dtype", [("fpu avx512_bf16 amx_bf16", "bfloat16"), ("fpu sse2 avx2", "float32")])
-def test_quick_webshop_hashes_the_dtype_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  flags: str, dtype: str) -> None:
+def test_small_presets_hash_the_dtype_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 preset: str, flags: str, dtype: str) -> None:
     """The preset's `${bf16_if_native:...}` is resolved before hashing: on a native-bf16 CPU its keys are
     those of the literal `bfloat16` (the README's measured runs), elsewhere those of `float32`; the
     local extractor follows."""
     _cpuinfo(tmp_path, monkeypatch, flags)
     monkeypatch.setattr(machine, "_NVIDIA", tmp_path / "absent")
-    preset = make_cfg("experiment=quick_webshop")
-    literal = make_cfg("experiment=quick_webshop", f"backend.dtype={dtype}")
-    assert (preset.backend.dtype, preset.extractor.backend.dtype) == (dtype, dtype)
+    preset_cfg = make_cfg(f"experiment={preset}")
+    literal = make_cfg(f"experiment={preset}", f"backend.dtype={dtype}")
+    assert (preset_cfg.backend.dtype, preset_cfg.extractor.backend.dtype) == (dtype, dtype)
     for stage in ("rollout", "extract", "teacher", "eval", "report"):
-        assert store.run_key(stage, preset) == store.run_key(stage, literal)
+        assert store.run_key(stage, preset_cfg) == store.run_key(stage, literal)
     other = "float32" if dtype == "bfloat16" else "bfloat16"
-    assert store.run_key("rollout", preset) != store.run_key("rollout", make_cfg("experiment=quick_webshop",
-                                                                                  f"backend.dtype={other}"))
+    assert store.run_key("rollout", preset_cfg) != store.run_key(
+        "rollout", make_cfg(f"experiment={preset}", f"backend.dtype={other}"))
 
 
 def test_emulated_bf16_is_named_once_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

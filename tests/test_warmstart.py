@@ -108,11 +108,13 @@ def test_every_stage_loads_the_warm_started_model(tmp_path: Path, alfworld_data:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
 def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: Path, alfworld_data: Path,
-                                                                      tiny_model_dir: Path) -> None:
+                                                                      tiny_model_dir: Path, workers: int) -> None:
     """The default pipeline's shape: demos -> warm start -> A -> B -> C -> Base and RAG -> SFT and
     Distill trained and evaluated -> a table with all four rows. The tiny model wins nothing, so
-    train.min_reward=0 lets the students learn from every episode."""
+    train.min_reward=0 lets the students learn from every episode. With pipeline.workers=2 every play
+    step runs as two shard processes (each merging the warm start into the same cached folder) and a merge."""
     from hintrag import report
 
     cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), WARM, "mode=pipeline",
@@ -120,9 +122,12 @@ def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: 
                    "extractor.model.name=tiny-random", "hints.max_new_tokens=8", "retrieval=tfidf",
                    "demos.per_category=1", "warm_start.epochs=1", "pipeline.train_episodes=2", "n_episodes=2",
                    "pipeline.max_steps=2", "train.min_reward=0", "train.eval_fraction=0",
-                   f"backend.cache_dir={tmp_path / 'cache'}", f"extractor.backend.cache_dir={tmp_path / 'cache'}")
+                   f"backend.cache_dir={tmp_path / 'cache'}", f"extractor.backend.cache_dir={tmp_path / 'cache'}",
+                   f"pipeline.workers={workers}")
     result = run_mode(cfg)
     assert result["students_skipped"] == []
+    played = [p.name for p in tmp_path.glob("*/*/trajectories*.jsonl") if "demos" not in str(p)]
+    assert all(("shard" in name) == (workers > 1) for name in played) and played
     assert len(result["usage"]) == result["steps_run"] and all(u["wall_s"] > 0 for u in result["usage"])
     trained = {json.loads(p.read_text())["regime"] for p in (tmp_path / "train").glob("*/metrics.json")}
     assert trained == {"bc", "sft", "distill"}

@@ -66,12 +66,20 @@ def resolve_source(model: DictConfig) -> Path | str:
 
 
 def _write_folder(target: Path, save) -> None:
-    """Write a model folder atomically: `save(tmp)` into a temp dir beside `target`, then rename."""
+    """Write a model folder atomically: `save(tmp)` into a temp dir beside `target`, then rename.
+
+    Processes that need the same folder at once (shards, pipeline workers) each write it; the
+    first rename wins and the others, finding it there, drop their copy (the same content)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
         save(tmp)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target.is_dir() and any(target.iterdir())):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -23,6 +23,7 @@ from hintrag.errors import NothingToDo
 from hintrag.store import folder_digest, run_key, upstream, with_values
 from hintrag.usage import describe, measured
 from hintrag.validate import validate_model
+from hintrag.workers import run_sharded
 
 
 @dataclass
@@ -88,6 +89,14 @@ def identical_students(plan: list[Step], results: dict[str, Any]) -> list[list[s
     return [sorted(regimes) for regimes in groups.values() if len(regimes) > 1]
 
 
+def _run_step(step: Step, root: Path, run_stage: Callable[[str, DictConfig, Path], dict[str, Any]],
+              workers: int) -> dict[str, Any]:
+    """A step in this process, or, for a play stage with pipeline.workers > 1, over that many processes."""
+    if workers > 1 and stagespec.get(step.mode).shardable and step.cfg.num_shards == 1:
+        return run_sharded(run_stage, step.mode, step.cfg, root, workers)
+    return run_stage(step.mode, step.cfg, root)
+
+
 def run(cfg: DictConfig, root: Path, run_stage: Callable[[str, DictConfig, Path], dict[str, Any]]) -> dict[str, Any]:
     plan = steps(cfg)
     check(cfg, plan)
@@ -104,7 +113,7 @@ def run(cfg: DictConfig, root: Path, run_stage: Callable[[str, DictConfig, Path]
         print(f"pipeline: {step.label} (mode={step.mode})")
         with measured() as usage:
             try:
-                results[step.key] = run_stage(step.mode, step.cfg, root)
+                results[step.key] = _run_step(step, root, run_stage, int(cfg.pipeline.workers))
             except NothingToDo as reason:
                 print(f"pipeline: nothing to do for '{step.label}': {reason}")
                 skipped.add(step.key)

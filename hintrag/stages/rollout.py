@@ -19,6 +19,7 @@ SPEC = register(StageSpec(
     name_parts=play_parts,
     artifacts={"trajectories": TRAJECTORY_FILES, "errors": ERRORS},
     loads_model=lambda cfg: "model",
+    shardable=True,
 ))
 
 
