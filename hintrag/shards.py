@@ -28,7 +28,9 @@ class Shard:
         return self.count > 1 and self.index is None
 
     def suffix(self) -> str:
-        return "" if self.count == 1 else f".shard{self.index}of{self.count}"
+        """What a shard adds to the names of the files (and the lock) it writes alone; a merge writes
+        the whole run's metrics.json, as an unsharded run does, so it adds nothing."""
+        return "" if self.count == 1 or self.merging else f".shard{self.index}of{self.count}"
 
     def select(self, items: Sequence[T]) -> list[T]:
         return list(items) if self.count == 1 else list(items[self.index :: self.count])

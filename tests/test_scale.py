@@ -74,6 +74,9 @@ def test_shards_write_apart_and_merge_names_missing_ones(tmp_path: Path, tiny_mo
     run_mode(make_cfg(*base, "shard=1", "num_shards=2"))
     merged = run_mode(make_cfg(*base, "num_shards=2"))
     assert merged["n_episodes"] == 3
+    assert json.loads((folder / "metrics.json").read_text())["n_episodes"] == 3  # the merge writes the run's metrics
+    assert sorted(p.name for p in folder.glob("metrics*")) == ["metrics.json", "metrics.shard0of2.json",
+                                                               "metrics.shard1of2.json"]
     ids = [json.loads(line)["episode_id"] for f in sorted(folder.glob("trajectories*.jsonl"))
            for line in f.read_text().splitlines()]
     assert len(ids) == len(set(ids)) == 3
