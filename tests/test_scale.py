@@ -83,13 +83,17 @@ def test_shards_write_apart_and_merge_names_missing_ones(tmp_path: Path, tiny_mo
     assert run_mode(make_cfg(*base))["n_episodes"] == 3  # an unsharded rerun finds all three, plays nothing
 
 
-@pytest.mark.parametrize("preset,split,episodes", [("small_alfworld", "valid_unseen", None),
-                                                     ("small_webshop", "test", 100), ("quick_webshop", "test", 20)])
+@pytest.mark.parametrize("preset,split,episodes,writer", [("small_alfworld", "valid_unseen", None, None),
+                                                            ("small_webshop", "test", 100, "bc"),
+                                                            ("quick_webshop", "test", 20, "bc")])
 def test_small_presets_warm_start_the_embedded_model_and_evaluate_the_whole_split(preset: str, split: str,
-                                                                               episodes: int | None) -> None:
+                                                                               episodes: int | None,
+                                                                               writer: str | None) -> None:
+    """The agent is warm-started; the hint writer is too on WebShop, and is the plain model on ALFWorld,
+    where the warm-started one answers extraction prompts with game actions."""
     cfg = make_cfg(f"experiment={preset}", "env.data_dir=/d")
     assert (cfg.mode, cfg.model.name, cfg.model.warm_start, cfg.extractor.model.warm_start) == (
-        "pipeline", "smollm2-135m", "bc", "bc")
+        "pipeline", "smollm2-135m", "bc", writer)
     assert (cfg.split, cfg.n_episodes, cfg.agent.fewshot, cfg.demos.split) == (split, episodes, 0, "train")
     assert any(link.label == "warm start" for link, _ in store.upstream("rollout", cfg))
     for preset in ("paper_alfworld", "paper_webshop", "k_sweep", "scale_sweep"):  # 7B/14B: no warm start

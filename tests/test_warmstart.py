@@ -128,6 +128,7 @@ def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: 
     assert result["students_skipped"] == []
     played = [p.name for p in tmp_path.glob("*/*/trajectories*.jsonl") if "demos" not in str(p)]
     assert all(("shard" in name) == (workers > 1) for name in played) and played
+    assert any(u.get("workers_peak_rss_gb", 0) > 0 for u in result["usage"]) == (workers > 1)  # workers' memory
     assert len(result["usage"]) == result["steps_run"] and all(u["wall_s"] > 0 for u in result["usage"])
     trained = {json.loads(p.read_text())["regime"] for p in (tmp_path / "train").glob("*/metrics.json")}
     assert trained == {"bc", "sft", "distill"}
