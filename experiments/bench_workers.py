@@ -12,7 +12,6 @@ actions agree.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -21,13 +20,13 @@ import hydra
 from omegaconf import DictConfig
 
 from hintrag.stages import run_stage
-from hintrag.store import check_store
+from hintrag.store import check_store, read_jsonl
 from hintrag.workers import run_sharded
 
 
 def _actions(root: Path) -> dict[str, list[str]]:
     return {rec["episode_id"]: [s["action"] for s in rec["trace"]]
-            for f in root.glob("rollout/*/trajectories*.jsonl") for rec in map(json.loads, f.read_text().splitlines())}
+            for f in root.glob("rollout/*/trajectories*.jsonl") for rec in read_jsonl(f)}
 
 
 def _timed(work) -> float:

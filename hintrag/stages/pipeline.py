@@ -118,11 +118,11 @@ def run(cfg: DictConfig, root: Path, run_stage: Callable[[str, DictConfig, Path]
                 print(f"pipeline: nothing to do for '{step.label}': {reason}")
                 skipped.add(step.key)
         made = results.get(step.key) or {}
-        shards = f"; {made['workers']} worker processes, peaks summed {made['workers_peak_rss_gb']:.1f} GB" \
-            if made.get("workers") else ""
-        print(f"pipeline: '{step.label}' took {describe(usage)}{shards}")
-        used.append({"step": step.label, "mode": step.mode, **asdict(usage),
-                     **({"workers_peak_rss_gb": made["workers_peak_rss_gb"]} if shards else {})})
+        workers = {"workers_peak_rss_gb": made["workers_peak_rss_gb"]} if made.get("workers") else {}
+        shared = f"; {made['workers']} worker processes, peaks summed {made['workers_peak_rss_gb']:.1f} GB" \
+            if workers else ""
+        print(f"pipeline: '{step.label}' took {describe(usage)}{shared}")
+        used.append({"step": step.label, "mode": step.mode, **asdict(usage), **workers})
     same = identical_students(plan, results)
     for regimes in same:
         print(f"pipeline: the {' and '.join(regimes)} students were trained on identical examples (the same "
