@@ -8,7 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub lookups unless the user o
 import hydra
 from omegaconf import DictConfig
 
-from hintrag.errors import ConfigError
+from hintrag.errors import ConfigError, StepFailed
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
@@ -20,6 +20,9 @@ def main(cfg: DictConfig) -> float | None:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except StepFailed as err:  # the step's traceback is above
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
     return summary.get("success_rate")
 
 

@@ -1,13 +1,12 @@
-"""Benchmark: one play stage in one process against `pipeline.workers` shard processes.
+"""Benchmark: the pipeline with one worker against `pipeline.workers` worker processes.
 
-    python experiments/bench_workers.py experiment=small_alfworld model.warm_start=null split=valid_seen \
-        n_episodes=16 max_steps=10 pipeline.workers=2
+    python experiments/bench_workers.py experiment=quick_webshop n_episodes=6 pipeline.train_episodes=6 \
+        demos.per_category=1 pipeline.workers=2
 
-Same games, same model, same config, each into a fresh temporary run store; only the schedule
-differs: Stage A (mode=rollout) in this process with every core, then as pipeline.workers shard
-processes with their share of the cores each, and the merge. Wall times include loading the model
-(once per process), as a pipeline step pays it. Prints both, the ratio, and whether every episode's
-actions agree.
+The same config twice, each into a fresh temporary run store (the converted model cache is
+shared): every step in this process one after the other, then up to pipeline.workers steps at once
+in worker processes. Prints both wall times, the ratio, and whether the two stores made the same
+results (every episode's actions, the bank, the datasets, the adapters' bytes: store.made).
 """
 
 from __future__ import annotations
@@ -19,19 +18,13 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from hintrag.stages import run_stage
-from hintrag.store import check_store, read_jsonl
-from hintrag.workers import run_sharded
+from hintrag.stages import run_mode
+from hintrag.store import made, with_values
 
 
-def _actions(root: Path) -> dict[str, list[str]]:
-    return {rec["episode_id"]: [s["action"] for s in rec["trace"]]
-            for f in root.glob("rollout/*/trajectories*.jsonl") for rec in read_jsonl(f)}
-
-
-def _timed(work) -> float:
+def _timed(cfg: DictConfig) -> float:
     started = time.perf_counter()
-    work()
+    run_mode(cfg)
     return time.perf_counter() - started
 
 
@@ -39,16 +32,15 @@ def _timed(work) -> float:
 def main(cfg: DictConfig) -> None:
     workers = int(cfg.pipeline.workers)
     if workers < 2:
-        raise SystemExit("set pipeline.workers=2 (or more) to compare against one process")
+        raise SystemExit("set pipeline.workers=2 (or more) to compare against one worker")
     with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as many:
-        one_root, many_root = Path(one), Path(many)
-        check_store(one_root), check_store(many_root)
-        alone = _timed(lambda: run_stage("rollout", cfg, one_root))
-        sharded = _timed(lambda: run_sharded(run_stage, "rollout", cfg, many_root, workers))
-        same = _actions(one_root) == _actions(many_root)
-        episodes = len(_actions(one_root))
-    print(f"one process: {alone:.1f} s; {workers} workers: {sharded:.1f} s; {episodes} episodes")
-    print(f"speed-up: {alone / sharded:.2f}x; identical actions in every episode: {same}")
+        base = with_values(cfg, {"mode": "pipeline"})
+        alone = _timed(with_values(base, {"store.root": one, "pipeline.workers": 1}))
+        together = _timed(with_values(base, {"store.root": many}))
+        first, second = made(Path(one)), made(Path(many))
+    print(f"one worker: {alone:.1f} s; {workers} workers: {together:.1f} s; speed-up {alone / together:.2f}x")
+    print(f"same results: {first == second} ({len(first)} episodes and files; "
+          f"{sum(first.get(k) != second.get(k) for k in first.keys() | second.keys())} differ)")
 
 
 if __name__ == "__main__":

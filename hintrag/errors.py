@@ -1,4 +1,4 @@
-"""One exception type for user-facing configuration and input errors."""
+"""Exceptions: user-facing configuration and input errors, and a failed pipeline step."""
 
 
 class ConfigError(Exception):
@@ -7,3 +7,7 @@ class ConfigError(Exception):
 
 class NothingToDo(ConfigError):
     """A stage found nothing to work on (e.g. no successful episode to train on); a pipeline goes on."""
+
+
+class StepFailed(Exception):
+    """A pipeline step failed in a worker process; its traceback was printed, the finished steps are kept."""

@@ -47,7 +47,6 @@ class StageSpec:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # key -> allowed values
     loads_model: Callable[[DictConfig], str | None] = lambda cfg: None  # the config key of the model it plays
     # or trains ("model", "extractor.model"), whose warm start (<key>.warm_start) is then an input
-    shardable: bool = False  # plays episodes that `shard=i num_shards=n` splits over processes (and a merge)
 
 
 WARM_START = "warm start"  # the label of the link to the behaviour-cloning run a warm-started model merges

@@ -284,3 +284,15 @@ def missing_input(link: Link, up: DictConfig, cfg: DictConfig, what: str, path: 
     args = " ".join(f"{k}={override_value(v)}" for k, v in {"mode": link.stage, **changed}.items())
     title = stagespec.get(link.stage).describe(up)
     return ConfigError(f"no {what} of {title} at {path}; run `python run.py {args}` with the same settings first")
+
+
+def made(root: Path) -> dict[str, Any]:
+    """What the runs of a store made, for telling whether two stores hold the same results: every
+    episode's actions (by run folder), the hint banks, the training datasets and the adapters' bytes."""
+    out: dict[str, Any] = {}
+    for file in sorted(root.glob("*/*/trajectories*.jsonl")):
+        for rec in read_jsonl(file):
+            out[f"{file.parent.relative_to(root)}/{rec['episode_id']}"] = [s["action"] for s in rec["trace"]]
+    for pattern in ("extract/*/bank.json", "train/*/dataset/*.jsonl", "train/*/adapter/*.safetensors"):
+        out.update({str(f.relative_to(root)): f.read_bytes() for f in sorted(root.glob(pattern))})
+    return out

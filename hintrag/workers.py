@@ -1,10 +1,12 @@
-"""One play stage spread over local processes: shard i of n in process i, then the merge.
+"""`pipeline.workers=n`: up to n of the pipeline's steps at once, each in a process of its own.
 
 On a machine with few cores one process leaves a core idle while it steps its games (single-
-threaded Python), and a small model's matrix products scale poorly over threads; n processes
-with cores/n threads each keep every core busy. The processes play the very shards a SLURM sweep
-plays (`shard=i num_shards=n`), whose records are those of an unsharded run (tests/test_order.py),
-so the run key, the resume and the merge are the ones documented for shards.
+threaded Python), and a small model's matrix products scale poorly over threads. Steps that do
+not read each other (Base on the evaluation split beside Stage A on train, Stage B beside the SFT
+student, the RAG evaluation beside the teacher on train) therefore run side by side, each with
+its share of the cores; a step with nothing beside it gets them all. Each run is still made whole
+by one process, its episodes in the same queue and batches as with one worker, and torch's thread
+count changes no greedy action and no trained weight (README: Scale), so no result depends on n.
 """
 
 from __future__ import annotations
@@ -12,57 +14,110 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Callable
 
 from omegaconf import DictConfig
 
-from hintrag.store import with_values
-from hintrag.usage import measured
+from hintrag.errors import NothingToDo
+from hintrag.usage import Usage, measured
 
 log = logging.getLogger(__name__)
 
 RunStage = Callable[[str, DictConfig, Path], dict[str, Any]]
 
 
-def threads_per_worker(workers: int, cores: int | None = None) -> int:
-    """Torch threads for each of `workers` processes sharing this machine's cores (at least 1)."""
-    return max(1, (cores or os.cpu_count() or 1) // workers)
+@dataclass
+class Finished:
+    """What became of one step: its summary, or why it had nothing to do, or how it failed."""
+
+    key: str
+    summary: dict[str, Any] | None = None
+    nothing: str | None = None  # the stage's NothingToDo reason
+    error: str | None = None    # the traceback (or exit code) of a step that failed in a worker
+    usage: Usage = field(default_factory=Usage)
+    threads: int | None = None  # torch threads of its worker process (None: it ran in the pipeline's process)
 
 
-def shard_configs(cfg: DictConfig, workers: int, cores: int | None = None) -> list[DictConfig]:
-    """The config of each worker: its shard of `workers`, with its share of the cores."""
-    threads = threads_per_worker(workers, cores)
-    return [with_values(cfg, {"shard": i, "num_shards": workers, "backend.threads": threads}) for i in range(workers)]
+def threads_for(sharing: int, cores: int | None = None) -> int:
+    """Torch threads for each of `sharing` processes on this machine's cores (at least 1)."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, sharing))
 
 
-def _play_shard(run_stage: RunStage, mode: str, cfg: DictConfig, root: Path, peaks: Any) -> None:
-    """A worker's body: its logs go to stderr tagged with its shard; its peak memory goes back."""
-    logging.basicConfig(level=logging.INFO, format=f"[shard {cfg.shard}/{cfg.num_shards}] %(name)s: %(message)s")
+def _attempt(run_stage: RunStage, key: str, mode: str, cfg: DictConfig, root: Path) -> Finished:
     with measured() as usage:
-        run_stage(mode, cfg, root)
-    peaks.put(usage.peak_rss_gb or 0.0)
+        try:
+            summary, nothing = run_stage(mode, cfg, root), None
+        except NothingToDo as reason:
+            summary, nothing = None, str(reason)
+    return Finished(key, summary, nothing, usage=usage)
 
 
-def run_sharded(run_stage: RunStage, mode: str, cfg: DictConfig, root: Path, workers: int) -> dict[str, Any]:
-    """Play `mode` as `workers` shard processes, then merge in this process and return the merge's summary.
+def _worker(run_stage: RunStage, key: str, mode: str, cfg: DictConfig, root: Path, tag: str, threads: int,
+            out: Connection) -> None:
+    """A worker's body: its log lines tagged with its step; the outcome (or the traceback) goes back."""
+    import torch
 
-    A worker that fails is named, and the merge then stops with the shards left to play (a rerun
-    resumes them); the summary carries `workers_peak_rss_gb`, the sum of the workers' peaks.
-    """
-    context = multiprocessing.get_context("spawn")  # torch and TextWorld state are not fork-safe
-    peaks = context.Queue()
-    processes = [
-        context.Process(target=_play_shard, args=(run_stage, mode, shard_cfg, root, peaks), daemon=True)
-        for shard_cfg in shard_configs(cfg, workers)
-    ]
-    for process in processes:
+    logging.basicConfig(level=logging.INFO, format=f"[{tag}] %(name)s: %(message)s")
+    torch.set_num_threads(threads)
+    try:
+        done = _attempt(run_stage, key, mode, cfg, root)
+    except BaseException:  # noqa: BLE001 - everything is reported to the pipeline, which stops
+        done = Finished(key, error=traceback.format_exc())
+    done.threads = threads
+    out.send(done)
+    out.close()
+
+
+class Steps:
+    """Runs steps, at most `workers` at once: in this process when workers == 1 (one after the
+    other), else each in a spawned process (torch and TextWorld state are not fork-safe)."""
+
+    def __init__(self, run_stage: RunStage, root: Path, workers: int) -> None:
+        self.run_stage, self.root, self.workers = run_stage, root, workers
+        self._context = multiprocessing.get_context("spawn")
+        self._live: dict[Connection, tuple[str, Any]] = {}  # pipe -> (key, process)
+        self._done: list[Finished] = []                     # finished in this process, not yet collected
+
+    @property
+    def running(self) -> int:
+        return len(self._live) + len(self._done)
+
+    @property
+    def free(self) -> int:
+        return self.workers - self.running
+
+    def start(self, key: str, mode: str, cfg: DictConfig, tag: str, threads: int) -> None:
+        if self.workers == 1:  # exceptions other than NothingToDo reach the caller as they are
+            self._done.append(_attempt(self.run_stage, key, mode, cfg, self.root))
+            return
+        receive, send = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=_worker, name=f"hintrag {tag}",
+                                        args=(self.run_stage, key, mode, cfg, self.root, tag, threads, send))
         process.start()
-    for process in processes:
+        send.close()  # the worker holds the other end: end of file once it exits
+        self._live[receive] = (key, process)
+
+    def wait(self) -> Finished:
+        """The next step to finish (blocks until one does)."""
+        if self._done:
+            return self._done.pop(0)
+        ready = wait(list(self._live))[0]
+        key, process = self._live.pop(ready)
+        try:
+            done = ready.recv()
+        except EOFError:  # killed, or died in native code, before it could say
+            done = None
         process.join()
-    failed = [i for i, process in enumerate(processes) if process.exitcode != 0]
-    if failed:
-        log.error("%s: shard process(es) %s of %d failed (see their output above)", mode, failed, workers)
-    total = sum(peaks.get() for _ in range(workers - len(failed)))
-    summary = run_stage(mode, with_values(cfg, {"num_shards": workers, "shard": None}), root)
-    return {**summary, "workers": workers, "workers_peak_rss_gb": round(total, 2)}
+        return done or Finished(key, error=f"its worker process exited with code {process.exitcode}")
+
+    def stop(self) -> None:
+        """Ends the workers still running (the pipeline is stopping: a rerun resumes their runs)."""
+        for _, process in self._live.values():
+            process.terminate()
+        for _, process in self._live.values():
+            process.join()
+        self._live.clear()

@@ -107,35 +107,41 @@ def test_every_stage_loads_the_warm_started_model(tmp_path: Path, alfworld_data:
         assert loaded[before:] and set(loaded[before:]) == {merged}, (mode, loaded[before:])  # never the plain base
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("workers", [1, 2])
-def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: Path, alfworld_data: Path,
-                                                                      tiny_model_dir: Path, workers: int) -> None:
-    """The default pipeline's shape: demos -> warm start -> A -> B -> C -> Base and RAG -> SFT and
-    Distill trained and evaluated -> a table with all four rows. The tiny model wins nothing, so
-    train.min_reward=0 lets the students learn from every episode. With pipeline.workers=2 every play
-    step runs as two shard processes (each merging the warm start into the same cached folder) and a merge."""
-    from hintrag import report
-
-    cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), WARM, "mode=pipeline",
+def _pipeline(root: Path, tiny_model_dir: Path, alfworld_data: Path, workers: int) -> dict:
+    cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, root), WARM, "mode=pipeline",
                    f"extractor.model.path={tiny_model_dir}", "extractor.model.gguf_file=null",
                    "extractor.model.name=tiny-random", "hints.max_new_tokens=8", "retrieval=tfidf",
                    "demos.per_category=1", "warm_start.epochs=1", "pipeline.train_episodes=2", "n_episodes=2",
                    "pipeline.max_steps=2", "train.min_reward=0", "train.eval_fraction=0",
-                   f"backend.cache_dir={tmp_path / 'cache'}", f"extractor.backend.cache_dir={tmp_path / 'cache'}",
+                   f"backend.cache_dir={root / 'cache'}", f"extractor.backend.cache_dir={root / 'cache'}",
                    f"pipeline.workers={workers}")
-    result = run_mode(cfg)
+    return run_mode(cfg)
+
+
+@pytest.mark.slow
+def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: Path, alfworld_data: Path,
+                                                                      tiny_model_dir: Path) -> None:
+    """The default pipeline's shape: demos -> warm start -> A -> B -> C -> Base and RAG -> SFT and
+    Distill trained and evaluated -> a table with all four rows. The tiny model wins nothing, so
+    train.min_reward=0 lets the students learn from every episode. With pipeline.workers=2 the steps
+    run in worker processes, two at a time where they can, and make exactly what one process makes."""
+    from hintrag import report
+
+    result = _pipeline(tmp_path / "one", tiny_model_dir, alfworld_data, 1)
     assert result["students_skipped"] == []
-    played = [p.name for p in tmp_path.glob("*/*/trajectories*.jsonl") if "demos" not in str(p)]
-    assert all(("shard" in name) == (workers > 1) for name in played) and played
-    assert any(u.get("workers_peak_rss_gb", 0) > 0 for u in result["usage"]) == (workers > 1)  # workers' memory
     assert len(result["usage"]) == result["steps_run"] and all(u["wall_s"] > 0 for u in result["usage"])
-    trained = {json.loads(p.read_text())["regime"] for p in (tmp_path / "train").glob("*/metrics.json")}
+    assert not any(u["threads"] for u in result["usage"])  # all in this process
+    trained = {json.loads(p.read_text())["regime"] for p in (tmp_path / "one" / "train").glob("*/metrics.json")}
     assert trained == {"bc", "sft", "distill"}
-    evaluated = [json.loads(p.read_text()) for p in (tmp_path / "eval").glob("*/metrics.json")]
+    evaluated = [json.loads(p.read_text()) for p in (tmp_path / "one" / "eval").glob("*/metrics.json")]
     assert len(evaluated) == 2 and all(m["n_episodes"] == 2 for m in evaluated)
     table = (Path(result["run"]) / "table.md").read_text()
     rows = {cells[0]: cells[1:4] for line in table.splitlines() if line.startswith("| ")
             for cells in [[c.strip() for c in line.strip("|").split("|")]]}
     assert not [r for r in ("Base", "RAG", "SFT", "Distill") if "-" in rows[r]], table  # success, steps, tokens
     assert report.caution(2) in table
+
+    two = _pipeline(tmp_path / "two", tiny_model_dir, alfworld_data, 2)
+    assert all(u["threads"] for u in two["usage"]) and len(two["usage"]) == result["steps_run"]
+    one_made, two_made = store.made(tmp_path / "one"), store.made(tmp_path / "two")
+    assert len(one_made) > 12 and one_made == two_made

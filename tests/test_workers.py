@@ -1,54 +1,131 @@
-"""pipeline.workers: a play step spread over shard processes, then merged in the pipeline's process."""
+"""pipeline.workers: steps whose inputs exist run side by side, each in a worker process with its
+share of the cores; no step starts before its inputs are made; a failure stops the pipeline."""
 
 from __future__ import annotations
 
 import json
-import logging
+import os
+import time
 from pathlib import Path
 
 import pytest
-from conftest import make_cfg
+import torch
+from conftest import make_cfg, tiny_overrides
 from omegaconf import DictConfig
 
-from hintrag import workers
+from hintrag.errors import NothingToDo, StepFailed
 from hintrag.llm.models import _write_folder
+from hintrag.stages import pipeline
+from hintrag.workers import threads_for
+
+
+def name(mode: str, cfg: DictConfig) -> str:
+    return f"{mode}:{cfg.split}:{cfg.train.regime if mode in ('train', 'eval') else '-'}"
 
 
 def record_stage(mode: str, cfg: DictConfig, root: Path) -> dict:
-    """A stand-in stage (importable by spawned workers): notes each call; shard 1 fails when asked."""
-    if cfg.shard == 1 and (root / "fail-shard-1").exists():
-        raise RuntimeError("shard 1 broke")
-    call = {"mode": mode, "shard": cfg.shard, "num_shards": cfg.num_shards, "threads": cfg.backend.threads}
+    """A stand-in stage (importable by spawned workers): notes its start and end, pid and threads.
+    With `meet` in the store, the two Stage A rollouts each wait for the other to have started,
+    which only two steps running at once can do; `nothing-<mode>` and `fail-<mode>` make it stop."""
+    me = name(mode, cfg)
     with (root / "calls.jsonl").open("a") as out:
-        out.write(json.dumps(call) + "\n")
-    return {"run": str(root), "n_episodes": 3}
+        out.write(json.dumps({"step": me, "at": "start", "t": time.time(), "pid": os.getpid(),
+                              "threads": torch.get_num_threads()}) + "\n")
+    if mode == "rollout" and (root / "meet").exists():
+        (root / f"started-{cfg.split}").touch()
+        deadline = time.time() + 60
+        while len(list(root.glob("started-*"))) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(list(root.glob("started-*"))) == 2, "the other Stage A run never started beside this one"
+    if (root / f"nothing-{mode}").exists() and cfg.train.regime == "sft":
+        raise NothingToDo("no successful episode")
+    if (root / f"fail-{mode}").exists():
+        raise RuntimeError(f"{mode} broke")
+    time.sleep(0.2)
+    with (root / "calls.jsonl").open("a") as out:
+        out.write(json.dumps({"step": me, "at": "end", "t": time.time()}) + "\n")
+    return {"run": str(root), "figure": None}
 
 
-def calls(root: Path) -> list[dict]:
-    return [json.loads(line) for line in (root / "calls.jsonl").read_text().splitlines()]
+def calls(root: Path) -> dict[str, dict[str, dict]]:
+    made: dict[str, dict[str, dict]] = {}
+    for line in (root / "calls.jsonl").read_text().splitlines():
+        call = json.loads(line)
+        made.setdefault(call["step"], {})[call["at"]] = call
+    return made
 
 
-def test_each_worker_plays_its_shard_with_its_share_of_the_cores() -> None:
-    cfg = make_cfg("mode=rollout")
-    shards = workers.shard_configs(cfg, 3, cores=8)
-    assert [(c.shard, c.num_shards, c.backend.threads) for c in shards] == [(0, 3, 2), (1, 3, 2), (2, 3, 2)]
-    assert workers.threads_per_worker(4, cores=2) == 1
+def assert_after_inputs(made: dict[str, dict[str, dict]], plan: list[pipeline.Step]) -> None:
+    """No step started before every step it reads had ended."""
+    for step in plan:
+        for need in step.needs:
+            needed = next(s for s in plan if s.key == need)
+            assert made[name(step.mode, step.cfg)]["start"]["t"] >= made[name(needed.mode, needed.cfg)]["end"]["t"]
 
 
-def test_workers_play_the_shards_then_this_process_merges(tmp_path: Path) -> None:
-    summary = workers.run_sharded(record_stage, "rollout", make_cfg("mode=rollout"), tmp_path, 2)
+def pipeline_cfg(tiny_model_dir: Path, alfworld_data: Path, root: Path, workers: int) -> DictConfig:
+    return make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, root), "mode=pipeline",
+                    f"pipeline.workers={workers}")
+
+
+def test_a_step_gets_its_share_of_the_cores() -> None:
+    assert threads_for(1, cores=8) == 8 and threads_for(2, cores=8) == 4 and threads_for(3, cores=2) == 1
+
+
+def test_independent_steps_run_side_by_side_and_none_before_its_inputs(
+    tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path
+) -> None:
+    (tmp_path / "meet").touch()
+    cfg = pipeline_cfg(tiny_model_dir, alfworld_data, tmp_path, 2)
+    result = pipeline.run(cfg, tmp_path, record_stage)
     made = calls(tmp_path)
-    assert sorted((c["shard"], c["num_shards"]) for c in made[:2]) == [(0, 2), (1, 2)]
-    assert made[2] == {"mode": "rollout", "shard": None, "num_shards": 2, "threads": None}  # the merge, last
-    assert summary["workers"] == 2 and summary["n_episodes"] == 3 and summary["workers_peak_rss_gb"] > 0
+    plan = pipeline.steps(cfg)
+    assert len(made) == len(plan) and all("end" in c for c in made.values())  # every step, each once
+    assert_after_inputs(made, plan)
+    both = [made[f"rollout:{cfg.split}:-"]["start"], made["rollout:train:-"]["start"]]
+    assert all(c["pid"] != os.getpid() and c["threads"] == threads_for(2) for c in both)  # workers, shared cores
+    assert made[f"report:{cfg.split}:-"]["start"]["threads"] == threads_for(1)  # alone: every core
+    assert result["students_skipped"] == [] and len(result["usage"]) == len(plan)
+    assert all(u["threads"] for u in result["usage"])
 
 
-def test_a_failed_worker_is_named_and_the_merge_still_runs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    (tmp_path / "fail-shard-1").touch()
-    with caplog.at_level(logging.ERROR, logger="hintrag.workers"):
-        workers.run_sharded(record_stage, "eval", make_cfg("mode=eval"), tmp_path, 2)
-    assert "shard process(es) [1] of 2 failed" in caplog.text
-    assert [c["shard"] for c in calls(tmp_path)] == [0, None]  # the real merge names the unfinished shard
+def test_one_worker_runs_every_step_in_this_process_one_after_the_other(
+    tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path
+) -> None:
+    cfg = pipeline_cfg(tiny_model_dir, alfworld_data, tmp_path, 1)
+    pipeline.run(cfg, tmp_path, record_stage)
+    made, plan = calls(tmp_path), pipeline.steps(cfg)
+    assert len(made) == len(plan) and {c["start"]["pid"] for c in made.values()} == {os.getpid()}
+    assert_after_inputs(made, plan)
+    starts = sorted(c["start"]["t"] for c in made.values())
+    ends = sorted(c["end"]["t"] for c in made.values())
+    assert all(end <= start for end, start in zip(ends, starts[1:]))  # never two at once
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_student_with_nothing_to_learn_from_is_skipped_with_its_evaluation(
+    tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path, workers: int
+) -> None:
+    (tmp_path / "nothing-train").touch()
+    cfg = pipeline_cfg(tiny_model_dir, alfworld_data, tmp_path, workers)
+    result = pipeline.run(cfg, tmp_path, record_stage)
+    made, split = calls(tmp_path), cfg.split
+    assert result["students_skipped"] == ["sft"]
+    assert "end" not in made[f"train:{split}:sft"] and f"eval:{split}:sft" not in made
+    assert "end" in made[f"eval:{split}:distill"] and "end" in made[f"report:{split}:-"]
+
+
+def test_a_failed_step_stops_the_pipeline_once_the_running_steps_end(
+    tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "fail-extract").touch()
+    cfg = pipeline_cfg(tiny_model_dir, alfworld_data, tmp_path, 2)
+    with pytest.raises(StepFailed, match="Stage B.*failed.*a rerun resumes"):
+        pipeline.run(cfg, tmp_path, record_stage)
+    made = calls(tmp_path)
+    assert "RuntimeError: extract broke" in capsys.readouterr().out  # the worker's traceback
+    assert not [s for s in made if s.startswith(("teacher", "report"))]  # nothing downstream started
+    assert all("end" in c for s, c in made.items() if s != f"extract:{cfg.split}:-")  # what was running finished
 
 
 def test_a_folder_another_process_wrote_first_is_kept(tmp_path: Path) -> None:

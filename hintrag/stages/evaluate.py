@@ -35,7 +35,6 @@ SPEC = register(StageSpec(
     name_parts=lambda cfg: [*play_parts(cfg), f"student-{cfg.train.regime}" if cfg.eval.student else "agent"],
     artifacts={"trajectories": TRAJECTORY_FILES},
     loads_model=lambda cfg: "model",
-    shardable=True,
 ))
 
 

@@ -7,23 +7,24 @@ interrupted pipeline picks up where it stopped. Runs on another split than the e
 (the train games of Stage A and the teacher) play `pipeline.train_episodes` episodes; students
 are made for `pipeline.regimes`. A step with nothing to work on (no successful episode to train
 a student on) says so, the steps that need it are skipped, and the report shows what there is.
+With `pipeline.workers=n`, up to n steps whose inputs exist run at once (hintrag.workers).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig
 
 from hintrag import stagespec
 from hintrag.envs import make_suite
-from hintrag.errors import NothingToDo
+from hintrag.errors import StepFailed
 from hintrag.store import folder_digest, run_key, upstream, with_values
-from hintrag.usage import describe, measured
+from hintrag.usage import describe
 from hintrag.validate import validate_model
-from hintrag.workers import run_sharded
+from hintrag.workers import Finished, RunStage, Steps, threads_for
 
 
 @dataclass
@@ -89,40 +90,94 @@ def identical_students(plan: list[Step], results: dict[str, Any]) -> list[list[s
     return [sorted(regimes) for regimes in groups.values() if len(regimes) > 1]
 
 
-def _run_step(step: Step, root: Path, run_stage: Callable[[str, DictConfig, Path], dict[str, Any]],
-              workers: int) -> dict[str, Any]:
-    """A step in this process, or, for a play stage with pipeline.workers > 1, over that many processes."""
-    if workers > 1 and stagespec.get(step.mode).shardable and step.cfg.num_shards == 1:
-        return run_sharded(run_stage, step.mode, step.cfg, root, workers)
-    return run_stage(step.mode, step.cfg, root)
+def _skip_lacking(pending: list[Step], made: set[str], skipped: set[str], labels: dict[str, str]) -> None:
+    """Skip (and say so) every pending step an input of which was skipped, and so on downstream;
+    the report is never skipped: it shows whatever exists."""
+    changed = True
+    while changed:
+        changed = False
+        for step in _ready(pending, made | skipped):
+            lacking = [labels[need] for need in step.needs if need in skipped]
+            if lacking and step.mode != "report":
+                print(f"pipeline: skipping '{step.label}': nothing was made by '{', '.join(lacking)}'")
+                skipped.add(step.key)
+                pending.remove(step)
+                changed = True
 
 
-def run(cfg: DictConfig, root: Path, run_stage: Callable[[str, DictConfig, Path], dict[str, Any]]) -> dict[str, Any]:
+def threads_of(plan: list[Step], workers: int) -> dict[str, int]:
+    """Torch threads per step, fixed by the plan's shape and never by timing (a thread count can flip a
+    bfloat16 argmax): a step that every other step reads or is read by (demos, the warm start, the
+    report) never has one beside it and gets every core; any other step gets its share."""
+    ancestors: dict[str, set[str]] = {}
+    for step in plan:  # dependency order: a step's needs come before it
+        ancestors[step.key] = set(step.needs).union(*(ancestors[need] for need in step.needs))
+    def alone(step: Step) -> bool:
+        return all(o.key == step.key or o.key in ancestors[step.key] or step.key in ancestors[o.key] for o in plan)
+    return {step.key: threads_for(1 if alone(step) else workers) for step in plan}
+
+
+def heights(plan: list[Step]) -> dict[str, int]:
+    """How many steps wait, one after the other, on each step: those with more go first when steps
+    compete for a worker (the teacher on train, which the Distill student waits on, before RAG)."""
+    height = {step.key: 0 for step in plan}
+    for step in reversed(plan):
+        for need in step.needs:
+            height[need] = max(height[need], height[step.key] + 1)
+    return height
+
+
+def _ready(pending: list[Step], finished: set[str]) -> list[Step]:
+    return [step for step in pending if all(need in finished for need in step.needs)]
+
+
+def _report_step(step: Step, done: Finished, used: list[dict[str, Any]]) -> None:
+    where = f" in a worker process ({done.threads} torch threads)" if done.threads else ""
+    print(f"pipeline: '{step.label}' took {describe(done.usage)}{where}")
+    used.append({"step": step.label, "mode": step.mode, **asdict(done.usage), "threads": done.threads})
+
+
+def run(cfg: DictConfig, root: Path, run_stage: RunStage) -> dict[str, Any]:
+    """Every step once its inputs exist, up to pipeline.workers at once (hintrag.workers), then the report."""
     plan = steps(cfg)
     check(cfg, plan)
+    workers = int(cfg.pipeline.workers)
     results: dict[str, Any] = {}
     skipped: set[str] = set()
+    failed: list[str] = []
     labels = {step.key: step.label for step in plan}
+    by_key = {step.key: step for step in plan}
     used: list[dict[str, Any]] = []  # wall time and peak memory per step run
-    for step in plan:
-        lacking = [labels[need] for need in step.needs if need in skipped]
-        if lacking and step.mode != "report":  # the report shows whatever exists
-            print(f"pipeline: skipping '{step.label}': nothing was made by '{', '.join(lacking)}'")
-            skipped.add(step.key)
-            continue
-        print(f"pipeline: {step.label} (mode={step.mode})")
-        with measured() as usage:
-            try:
-                results[step.key] = _run_step(step, root, run_stage, int(cfg.pipeline.workers))
-            except NothingToDo as reason:
-                print(f"pipeline: nothing to do for '{step.label}': {reason}")
+    threads, height = threads_of(plan, workers), heights(plan)
+    pending, runner = list(plan), Steps(run_stage, root, workers)
+    try:
+        while True:
+            if not failed:  # after a failure only the running steps finish
+                _skip_lacking(pending, set(results), skipped, labels)
+                ready = sorted(_ready(pending, set(results) | skipped), key=lambda s: -height[s.key])
+                for step in ready[: max(0, runner.free)]:
+                    print(f"pipeline: {step.label} (mode={step.mode})")
+                    runner.start(step.key, step.mode, step.cfg, step.label, threads[step.key])
+                    pending.remove(step)
+            if not runner.running:
+                break
+            done = runner.wait()
+            step = by_key[done.key]
+            if done.error:
+                print(f"pipeline: '{step.label}' failed:\n{done.error}")
+                failed.append(step.label)
+                continue
+            if done.nothing is not None:
+                print(f"pipeline: nothing to do for '{step.label}': {done.nothing}")
                 skipped.add(step.key)
-        made = results.get(step.key) or {}
-        workers = {"workers_peak_rss_gb": made["workers_peak_rss_gb"]} if made.get("workers") else {}
-        shared = f"; {made['workers']} worker processes, peaks summed {made['workers_peak_rss_gb']:.1f} GB" \
-            if workers else ""
-        print(f"pipeline: '{step.label}' took {describe(usage)}{shared}")
-        used.append({"step": step.label, "mode": step.mode, **asdict(usage), **workers})
+            else:
+                results[step.key] = done.summary
+            _report_step(step, done, used)
+    finally:
+        runner.stop()
+    if failed:
+        raise StepFailed(f"pipeline: {'; '.join(failed)} failed (above); the steps that finished are kept, "
+                         f"so a rerun resumes from them")
     same = identical_students(plan, results)
     for regimes in same:
         print(f"pipeline: the {' and '.join(regimes)} students were trained on identical examples (the same "

@@ -19,7 +19,6 @@ SPEC = register(StageSpec(
     name_parts=play_parts,
     artifacts={"trajectories": TRAJECTORY_FILES, "errors": ERRORS},
     loads_model=lambda cfg: "model",
-    shardable=True,
 ))
 
 

@@ -27,7 +27,6 @@ SPEC = register(StageSpec(
     name_parts=lambda cfg: [*play_parts(cfg), cfg.retrieval.name, f"k{cfg.teacher.k}"],
     artifacts={"trajectories": TRAJECTORY_FILES},
     loads_model=lambda cfg: "model",
-    shardable=True,
 ))
 
 
