@@ -30,13 +30,15 @@ TRAJECTORIES = "trajectories.jsonl"
 TRAJECTORY_FILES = "trajectories*.jsonl"  # one file per shard when sharded
 ERRORS = "errors.jsonl"  # episodes whose model calls failed after retries; they are played again on a rerun
 
-# What decides an episode's play: the game, the prompt, the weights, the decoding, the engine, the limits.
-PLAY_KEYS = ("env", "agent", "model", "generation", "backend", "seed", "split", "max_steps")
+# What decides an episode's play: the game, the prompt, the weights, the decoding, the engine, the limits,
+# and for a local engine the batch its model calls are made in (llm.batch_not_result).
+PLAY_KEYS = ("env", "agent", "model", "generation", "backend", "seed", "split", "max_steps", "batch_size")
 
 
 def play_exclude(cfg: DictConfig) -> Exclude:
     """The env's and the engine's keys that do not change an episode (declared by each env and backend)."""
-    return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend))}
+    return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend)),
+            **llm.batch_not_result(cfg.backend)}
 
 
 def play_parts(cfg: DictConfig) -> list[str]:

@@ -37,7 +37,6 @@ LOCKS = ".locks"  # under the store root: one lock file per run (per shard) a pr
 NOT_RESULT = {
     "mode": "which stage runs; each stage has its own folder",
     "n_episodes": "scope: how many of the split's episodes to play (a run grows; the report hashes it)",
-    "batch_size": "speed: episodes advanced together (results are independent of it, by test)",
     "shard": "parallelism: shards of one run share its folder",
     "num_shards": "parallelism: shards of one run share its folder",
     "k": "alias of teacher.k, which is hashed",

@@ -3,10 +3,11 @@
 On a machine with few cores one process leaves a core idle while it steps its games (single-
 threaded Python), and a small model's matrix products scale poorly over threads. Steps that do
 not read each other (Base on the evaluation split beside Stage A on train, Stage B beside the SFT
-student, the RAG evaluation beside the teacher on train) therefore run side by side, each with
-its share of the cores; a step with nothing beside it gets them all. Each run is still made whole
-by one process, its episodes in the same queue and batches as with one worker, and torch's thread
-count changes no greedy action and no trained weight (README: Scale), so no result depends on n.
+student, the RAG evaluation beside the teacher on train) therefore run side by side. Each run is
+still made whole by one process, with its episodes in the same queue and batches and with torch's
+thread count as with one worker (in bfloat16 the thread count can flip a greedy pick), so no result
+depends on n. A step that may run beside another gets OpenMP threads that sleep when they wait
+(OMP_WAIT_POLICY=PASSIVE): spinning threads of two processes on the same cores slow both ~3x.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import logging
 import multiprocessing
 import os
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from omegaconf import DictConfig
 
@@ -39,12 +41,24 @@ class Finished:
     nothing: str | None = None  # the stage's NothingToDo reason
     error: str | None = None    # the traceback (or exit code) of a step that failed in a worker
     usage: Usage = field(default_factory=Usage)
-    threads: int | None = None  # torch threads of its worker process (None: it ran in the pipeline's process)
+    worker: bool = False        # ran in a worker process (not the pipeline's own)
+    passive: bool = False       # its OpenMP threads slept when waiting (it may have run beside another step)
 
 
-def threads_for(sharing: int, cores: int | None = None) -> int:
-    """Torch threads for each of `sharing` processes on this machine's cores (at least 1)."""
-    return max(1, (cores or os.cpu_count() or 1) // max(1, sharing))
+PASSIVE = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the block (a spawned process inherits them), then as before;
+    a variable the user set is left as the user set it."""
+    added = {k: v for k, v in values.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def _attempt(run_stage: RunStage, key: str, mode: str, cfg: DictConfig, root: Path) -> Finished:
@@ -56,18 +70,15 @@ def _attempt(run_stage: RunStage, key: str, mode: str, cfg: DictConfig, root: Pa
     return Finished(key, summary, nothing, usage=usage)
 
 
-def _worker(run_stage: RunStage, key: str, mode: str, cfg: DictConfig, root: Path, tag: str, threads: int,
+def _worker(run_stage: RunStage, key: str, mode: str, cfg: DictConfig, root: Path, tag: str,
             out: Connection) -> None:
     """A worker's body: its log lines tagged with its step; the outcome (or the traceback) goes back."""
-    import torch
-
     logging.basicConfig(level=logging.INFO, format=f"[{tag}] %(name)s: %(message)s")
-    torch.set_num_threads(threads)
     try:
         done = _attempt(run_stage, key, mode, cfg, root)
     except BaseException:  # noqa: BLE001 - everything is reported to the pipeline, which stops
         done = Finished(key, error=traceback.format_exc())
-    done.threads = threads
+    done.worker, done.passive = True, os.environ.get("OMP_WAIT_POLICY") == PASSIVE["OMP_WAIT_POLICY"]
     out.send(done)
     out.close()
 
@@ -90,14 +101,16 @@ class Steps:
     def free(self) -> int:
         return self.workers - self.running
 
-    def start(self, key: str, mode: str, cfg: DictConfig, tag: str, threads: int) -> None:
+    def start(self, key: str, mode: str, cfg: DictConfig, tag: str, beside: bool) -> None:
+        """Start a step; `beside`: it may run beside another one (so its OpenMP threads wait passively)."""
         if self.workers == 1:  # exceptions other than NothingToDo reach the caller as they are
             self._done.append(_attempt(self.run_stage, key, mode, cfg, self.root))
             return
         receive, send = self._context.Pipe(duplex=False)
         process = self._context.Process(target=_worker, name=f"hintrag {tag}",
-                                        args=(self.run_stage, key, mode, cfg, self.root, tag, threads, send))
-        process.start()
+                                        args=(self.run_stage, key, mode, cfg, self.root, tag, send))
+        with environment(PASSIVE if beside else {}):
+            process.start()
         send.close()  # the worker holds the other end: end of file once it exits
         self._live[receive] = (key, process)
 

@@ -1,5 +1,6 @@
-"""Results do not depend on how episodes were scheduled: the same games played one at a time, four
-at a time, and as two shards give byte-identical hint banks and training datasets."""
+"""In float32 results do not depend on how episodes were scheduled: the same games played one at a
+time, four at a time, and as two shards give byte-identical hint banks and training datasets.
+(The batch size is hashed all the same: in bfloat16 a greedy pick can depend on its batch mates.)"""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ PLAY = ["split=train", "n_episodes=6"]
 
 
 def play_chain(root: Path, base: list[str], schedule: list[list[str]]) -> None:
-    """Stage A and the teacher under each scheduling (batch size or shard), then B and D once."""
+    """Stage A and the teacher under each scheduling (batch size or shard), then B and D once, at the
+    schedule's batch size (hashed: it is in every downstream key)."""
+    base = [*base, *(o for o in schedule[0] if o.startswith("batch_size="))]
     for mode in ("rollout", "teacher"):
         if mode == "teacher":
             run_mode(make_cfg(*base, "mode=extract"))
@@ -30,8 +33,9 @@ def play_chain(root: Path, base: list[str], schedule: list[list[str]]) -> None:
 
 
 def outputs(root: Path) -> dict[str, bytes]:
+    """The bank and the datasets by stage and file (run folders differ: the batch size is hashed)."""
     files = [*root.glob("extract/*/bank.json"), *root.glob("train/*/dataset/*.jsonl")]
-    return {str(f.relative_to(root)): f.read_bytes() for f in files}
+    return {f"{f.relative_to(root).parts[0]}/{f.name}": f.read_bytes() for f in files}
 
 
 def file_order(root: Path, stage: str) -> list[str]:

@@ -73,9 +73,18 @@ def test_webshop_keys_that_change_episodes_change_the_folder(override: str) -> N
     assert key("rollout", "env=webshop", override) != key("rollout", "env=webshop")
 
 
-@pytest.mark.parametrize("override", ["env.search=lucene", "env.cache_dir=/tmp/idx", "batch_size=1", "n_episodes=9"])
+@pytest.mark.parametrize("override", ["env.search=lucene", "env.cache_dir=/tmp/idx", "n_episodes=9"])
 def test_webshop_speed_and_scope_knobs_share_the_folder(override: str) -> None:
     assert key("rollout", "env=webshop", override) == key("rollout", "env=webshop")
+
+
+@pytest.mark.parametrize("stage", ["rollout", "teacher", "eval", "extract"])
+def test_the_batch_moves_a_local_engine_and_not_a_server(stage: str) -> None:
+    """In bfloat16 a local engine's greedy pick can depend on its batch mates; a server answers each alone."""
+    assert key(stage, "batch_size=1") != key(stage)
+    server = ["backend=openai", "extractor=gpt-4o"]
+    assert key(stage, *server, "batch_size=1") == key(stage, *server)
+    assert key("train", "batch_size=1") != key("train")  # through the runs it learns from
 
 
 @pytest.mark.parametrize("override", ["logger=wandb", "train.save_steps=5", "train.keep_checkpoints=9"])

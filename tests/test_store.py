@@ -26,12 +26,12 @@ def test_key_is_stable_and_readable() -> None:
 
 
 @pytest.mark.parametrize("override", ["seed=1", "model=7b", "split=train", "max_steps=10", "generation=sample",
-                                      "agent.fewshot=0", "env.max_repeats=3"])
+                                      "agent.fewshot=0", "env.max_repeats=3", "batch_size=1"])
 def test_result_deciding_keys_change_the_folder(override: str) -> None:
     assert key(override) != key()
 
 
-@pytest.mark.parametrize("override", ["n_episodes=100", "batch_size=1", "backend.prefix_cache=false",
+@pytest.mark.parametrize("override", ["n_episodes=100", "backend.prefix_cache=false",
                                       "env.data_dir=/elsewhere", "store.root=/tmp/x", "backend.threads=1"])
 def test_speed_and_scope_knobs_share_the_folder(override: str) -> None:
     assert key(override) == key()

@@ -130,7 +130,7 @@ def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: 
     result = _pipeline(tmp_path / "one", tiny_model_dir, alfworld_data, 1)
     assert result["students_skipped"] == []
     assert len(result["usage"]) == result["steps_run"] and all(u["wall_s"] > 0 for u in result["usage"])
-    assert not any(u["threads"] for u in result["usage"])  # all in this process
+    assert not any(u["worker"] for u in result["usage"])  # all in this process
     trained = {json.loads(p.read_text())["regime"] for p in (tmp_path / "one" / "train").glob("*/metrics.json")}
     assert trained == {"bc", "sft", "distill"}
     evaluated = [json.loads(p.read_text()) for p in (tmp_path / "one" / "eval").glob("*/metrics.json")]
@@ -142,6 +142,6 @@ def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: 
     assert report.caution(2) in table
 
     two = _pipeline(tmp_path / "two", tiny_model_dir, alfworld_data, 2)
-    assert all(u["threads"] for u in two["usage"]) and len(two["usage"]) == result["steps_run"]
+    assert all(u["worker"] for u in two["usage"]) and len(two["usage"]) == result["steps_run"]
     one_made, two_made = store.made(tmp_path / "one"), store.made(tmp_path / "two")
     assert len(one_made) > 12 and one_made == two_made

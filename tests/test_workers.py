@@ -1,5 +1,6 @@
-"""pipeline.workers: steps whose inputs exist run side by side, each in a worker process with its
-share of the cores; no step starts before its inputs are made; a failure stops the pipeline."""
+"""pipeline.workers: steps whose inputs exist run side by side, each in a worker process with the
+thread count of one worker (OpenMP waiting passively where it may share the cores); no step starts
+before its inputs are made; a failure stops the pipeline."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from omegaconf import DictConfig
 from hintrag.errors import NothingToDo, StepFailed
 from hintrag.llm.models import _write_folder
 from hintrag.stages import pipeline
-from hintrag.workers import threads_for
+from hintrag.workers import environment
 
 
 def name(mode: str, cfg: DictConfig) -> str:
@@ -30,7 +31,7 @@ def record_stage(mode: str, cfg: DictConfig, root: Path) -> dict:
     me = name(mode, cfg)
     with (root / "calls.jsonl").open("a") as out:
         out.write(json.dumps({"step": me, "at": "start", "t": time.time(), "pid": os.getpid(),
-                              "threads": torch.get_num_threads()}) + "\n")
+                              "threads": torch.get_num_threads(), "wait": os.environ.get("OMP_WAIT_POLICY")}) + "\n")
     if mode == "rollout" and (root / "meet").exists():
         (root / f"started-{cfg.split}").touch()
         deadline = time.time() + 60
@@ -68,13 +69,18 @@ def pipeline_cfg(tiny_model_dir: Path, alfworld_data: Path, root: Path, workers:
                     f"pipeline.workers={workers}")
 
 
-def test_a_step_gets_its_share_of_the_cores() -> None:
-    assert threads_for(1, cores=8) == 8 and threads_for(2, cores=8) == 4 and threads_for(3, cores=2) == 1
+def test_a_variable_the_user_set_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    monkeypatch.delenv("HINTRAG_TEST_VAR", raising=False)
+    with environment({"OMP_WAIT_POLICY": "PASSIVE", "HINTRAG_TEST_VAR": "1"}):
+        assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE" and os.environ["HINTRAG_TEST_VAR"] == "1"
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE" and "HINTRAG_TEST_VAR" not in os.environ
 
 
 def test_independent_steps_run_side_by_side_and_none_before_its_inputs(
-    tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path
+    tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     (tmp_path / "meet").touch()
     cfg = pipeline_cfg(tiny_model_dir, alfworld_data, tmp_path, 2)
     result = pipeline.run(cfg, tmp_path, record_stage)
@@ -83,10 +89,12 @@ def test_independent_steps_run_side_by_side_and_none_before_its_inputs(
     assert len(made) == len(plan) and all("end" in c for c in made.values())  # every step, each once
     assert_after_inputs(made, plan)
     both = [made[f"rollout:{cfg.split}:-"]["start"], made["rollout:train:-"]["start"]]
-    assert all(c["pid"] != os.getpid() and c["threads"] == threads_for(2) for c in both)  # workers, shared cores
-    assert made[f"report:{cfg.split}:-"]["start"]["threads"] == threads_for(1)  # alone: every core
+    threads = torch.get_num_threads()  # one worker's count: the same batches, the same sums
+    assert all(c["pid"] != os.getpid() and c["threads"] == threads and c["wait"] == "PASSIVE" for c in both)
+    alone = made[f"report:{cfg.split}:-"]["start"]
+    assert alone["threads"] == threads and alone["wait"] is None  # never beside another: OpenMP's own waits
     assert result["students_skipped"] == [] and len(result["usage"]) == len(plan)
-    assert all(u["threads"] for u in result["usage"])
+    assert all(u["worker"] for u in result["usage"]) and sum(u["passive"] for u in result["usage"]) == len(plan) - 1
 
 
 def test_one_worker_runs_every_step_in_this_process_one_after_the_other(

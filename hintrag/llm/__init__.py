@@ -38,6 +38,13 @@ def not_result(backend: DictConfig) -> dict[str, str]:
     return NOT_RESULT.get(str(backend.name), {})
 
 
+def batch_not_result(backend: DictConfig) -> dict[str, str]:
+    """`batch_size` where it cannot change an answer. A local engine decodes a batch together, and in
+    bfloat16 a greedy pick can depend on its batch mates (2 of 10 WebShop goals played differently at
+    batch 1 and 8: README, Run store), so there it is hashed; a server answers each request alone."""
+    return {} if is_local(backend) else {"batch_size": "requests sent at once to a server, which answers each alone"}
+
+
 def is_local(backend: DictConfig) -> bool:
     """Whether this engine loads `model`'s weights here (not a server's)."""
     return str(backend.name) in LOCAL
@@ -61,4 +68,4 @@ def make_backend(backend: DictConfig, model: DictConfig, generation: DictConfig)
     raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)} (backend=...)")
 
 
-__all__ = ["Backend", "Completion", "Message", "Request", "is_local", "make_backend", "not_result", "BACKENDS"]
+__all__ = ["Backend", "Completion", "Message", "Request", "batch_not_result", "is_local", "make_backend", "not_result", "BACKENDS"]

@@ -34,8 +34,9 @@ PROPOSALS = "proposals.jsonl"
 SPEC = register(StageSpec(
     name="extract",
     describe=lambda cfg: f"Stage B: hints from the failures on {cfg.hints.source_split}",
-    keys=("extractor", "hints"),  # the failures read are hashed through the upstream Stage A run
-    exclude=lambda cfg: prefixed("extractor.backend", llm.not_result(cfg.extractor.backend)),
+    keys=("extractor", "hints", "batch_size"),  # the failures read are hashed through the upstream Stage A run
+    exclude=lambda cfg: {**prefixed("extractor.backend", llm.not_result(cfg.extractor.backend)),
+                         **llm.batch_not_result(cfg.extractor.backend)},
     upstream=lambda cfg: [Link("rollout", {"split": cfg.hints.source_split})],
     name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.hints.source_split, f"s{cfg.seed}",
                             cfg.extractor.name],

@@ -24,7 +24,7 @@ from hintrag.errors import StepFailed
 from hintrag.store import folder_digest, run_key, upstream, with_values
 from hintrag.usage import describe
 from hintrag.validate import validate_model
-from hintrag.workers import Finished, RunStage, Steps, threads_for
+from hintrag.workers import Finished, RunStage, Steps
 
 
 @dataclass
@@ -105,16 +105,16 @@ def _skip_lacking(pending: list[Step], made: set[str], skipped: set[str], labels
                 changed = True
 
 
-def threads_of(plan: list[Step], workers: int) -> dict[str, int]:
-    """Torch threads per step, fixed by the plan's shape and never by timing (a thread count can flip a
-    bfloat16 argmax): a step that every other step reads or is read by (demos, the warm start, the
-    report) never has one beside it and gets every core; any other step gets its share."""
+def beside_others(plan: list[Step]) -> set[str]:
+    """The steps that may run beside another: all but those every other step reads or is read by
+    (demos, the warm start, the report), which always run alone."""
     ancestors: dict[str, set[str]] = {}
     for step in plan:  # dependency order: a step's needs come before it
         ancestors[step.key] = set(step.needs).union(*(ancestors[need] for need in step.needs))
+
     def alone(step: Step) -> bool:
         return all(o.key == step.key or o.key in ancestors[step.key] or step.key in ancestors[o.key] for o in plan)
-    return {step.key: threads_for(1 if alone(step) else workers) for step in plan}
+    return {step.key for step in plan if not alone(step)}
 
 
 def heights(plan: list[Step]) -> dict[str, int]:
@@ -132,9 +132,11 @@ def _ready(pending: list[Step], finished: set[str]) -> list[Step]:
 
 
 def _report_step(step: Step, done: Finished, used: list[dict[str, Any]]) -> None:
-    where = f" in a worker process ({done.threads} torch threads)" if done.threads else ""
-    print(f"pipeline: '{step.label}' took {describe(done.usage)}{where}")
-    used.append({"step": step.label, "mode": step.mode, **asdict(done.usage), "threads": done.threads})
+    where = (" in a worker process" + (" (OpenMP threads waiting passively)" if done.passive else "")
+             if done.worker else "")
+    print(f"\npipeline: '{step.label}' took {describe(done.usage)}{where}")
+    used.append({"step": step.label, "mode": step.mode, **asdict(done.usage), "worker": done.worker,
+                 "passive": done.passive})
 
 
 def run(cfg: DictConfig, root: Path, run_stage: RunStage) -> dict[str, Any]:
@@ -148,7 +150,7 @@ def run(cfg: DictConfig, root: Path, run_stage: RunStage) -> dict[str, Any]:
     labels = {step.key: step.label for step in plan}
     by_key = {step.key: step for step in plan}
     used: list[dict[str, Any]] = []  # wall time and peak memory per step run
-    threads, height = threads_of(plan, workers), heights(plan)
+    beside, height = beside_others(plan), heights(plan)
     pending, runner = list(plan), Steps(run_stage, root, workers)
     try:
         while True:
@@ -157,7 +159,7 @@ def run(cfg: DictConfig, root: Path, run_stage: RunStage) -> dict[str, Any]:
                 ready = sorted(_ready(pending, set(results) | skipped), key=lambda s: -height[s.key])
                 for step in ready[: max(0, runner.free)]:
                     print(f"pipeline: {step.label} (mode={step.mode})")
-                    runner.start(step.key, step.mode, step.cfg, step.label, threads[step.key])
+                    runner.start(step.key, step.mode, step.cfg, step.label, step.key in beside)
                     pending.remove(step)
             if not runner.running:
                 break
