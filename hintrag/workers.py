@@ -27,8 +27,6 @@ from omegaconf import DictConfig
 from hintrag.errors import NothingToDo
 from hintrag.usage import Usage, measured
 
-log = logging.getLogger(__name__)
-
 RunStage = Callable[[str, DictConfig, Path], dict[str, Any]]
 
 
