@@ -1,6 +1,7 @@
-"""Expert demonstrations as ordinary trajectory records: the env's scripted expert plays, the
-agent renders each expert step in its own format, so a demo trains a student exactly as a
-successful Stage A episode would (same schema, token fields 0).
+"""Scripted episodes as ordinary trajectory records (same schema as Stage A, token fields 0).
+Expert demonstrations: the env's scripted expert plays and the agent renders each expert step in
+its own format, so a demo trains a student exactly as a successful Stage A episode would. The env's
+reference policy: its actions as taken, for the report's floor row.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hintrag.envs.base import Demo
 from hintrag.records import EpisodeRecord, StepRecord
 
 EXPERT = "expert"  # the finish reason of a turn the expert wrote
+POLICY = "policy"  # the finish reason of a turn the env's reference policy took
 
 
 def demo_games(suite: Suite, split: str, per_category: int) -> list[EpisodeSpec]:
@@ -24,6 +26,19 @@ def demo_games(suite: Suite, split: str, per_category: int) -> list[EpisodeSpec]
     for spec in sorted(suite.episodes(split), key=lambda s: s.id):
         by_category[spec.category].append(spec)
     return [spec for category in suite.categories for spec in by_category[category][-per_category:]]
+
+
+def scripted_record(spec: EpisodeSpec, demo: Demo, trace: list[StepRecord], opening: list,
+                    nothing_text: str | None, wall_s: float) -> EpisodeRecord:
+    """A scripted episode (expert or reference policy) in Stage A's schema, token fields 0."""
+    nothing = sum(s.observation == nothing_text for s in trace) if nothing_text else 0
+    return EpisodeRecord(
+        episode_id=spec.id, category=spec.category, task=demo.task, initial_observation=demo.initial_observation,
+        success=demo.won, reward=demo.reward, steps=len(trace), end_reason=demo.end_reason,
+        nothing_happens=nothing, repetitions=sum(a.action == b.action for a, b in zip(trace, trace[1:])),
+        invalid_actions=0, prompt_tokens=0, completion_tokens=0,
+        retrieval_tokens=0, total_tokens=0, prompt=opening, trace=trace, wall_s=round(wall_s, 3),
+    )
 
 
 def to_record(spec: EpisodeSpec, demo: Demo, agent: Agent, nothing_text: str | None, wall_s: float) -> EpisodeRecord:
@@ -37,13 +52,14 @@ def to_record(spec: EpisodeSpec, demo: Demo, agent: Agent, nothing_text: str | N
         trace.append(StepRecord(output=text, action=parsed.action, kind=parsed.kind, observation=observation,
                                 prompt_tokens=0, completion_tokens=0, finish_reason=EXPERT))
     opening = agent.opening(demo.initial_observation, spec.category, hints=(), fewshot=False)
-    nothing = sum(s.observation == nothing_text for s in trace) if nothing_text else 0
-    return EpisodeRecord(
-        episode_id=spec.id, category=spec.category, task=demo.task, initial_observation=demo.initial_observation,
-        success=demo.won, reward=demo.reward, steps=len(trace), end_reason=demo.end_reason,
-        nothing_happens=nothing, repetitions=0, invalid_actions=0, prompt_tokens=0, completion_tokens=0,
-        retrieval_tokens=0, total_tokens=0, prompt=opening, trace=trace, wall_s=round(wall_s, 3),
-    )
+    return scripted_record(spec, demo, trace, opening, nothing_text, wall_s)
+
+
+def policy_record(spec: EpisodeSpec, demo: Demo, nothing_text: str | None, wall_s: float) -> EpisodeRecord:
+    """An episode of the env's reference policy: its actions as written, no prompt."""
+    trace = [StepRecord(output=s["action"], action=s["action"], kind="act", observation=s["observation"],
+                        prompt_tokens=0, completion_tokens=0, finish_reason=POLICY) for s in demo.steps]
+    return scripted_record(spec, demo, trace, [], nothing_text, wall_s)
 
 
 def demonstrate(suite: Suite, spec: EpisodeSpec, agent: Agent, max_steps: int) -> EpisodeRecord:

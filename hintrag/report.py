@@ -22,7 +22,9 @@ from hintrag.play import TRAJECTORIES
 from hintrag.stagespec import is_excluded
 from hintrag.store import SCHEMA, Run, unique_by
 
-REGIMES = ("Base", "RAG", "SFT", "Distill")
+REGIMES = ("Reference", "Base", "RAG", "SFT", "Distill")  # Reference: the env's trivial policy (no model)
+# The paired differences a reader of the method asks for, on the lead column: (row, minus row).
+PAIRS = (("Distill", "Base"), ("Distill", "SFT"), ("RAG", "Base"), ("SFT", "Base"), ("Base", "Reference"))
 PICK_RULE = ("among runs with the same signature (agent aside for other agents' columns), the one whose "
              "signature equals this config's first, then the one with the most of the episodes, then the newest "
              "finished (latest metrics write)")
@@ -70,20 +72,21 @@ def _finished(folder: Path) -> float:
 
 def cells_for(root: Path, regime: str, wanted: dict[str, Any], agents: Sequence[str], ids: Sequence[str],
               free: Sequence[str] = ()) -> list[Cell]:
-    """Runs whose signature is `wanted` with the agent (and the `free` prefixes) set aside, for `agents`."""
+    """Runs whose signature is `wanted` with the agent (and the `free` prefixes) set aside, for `agents`.
+    A run of a stage that plays no agent (the reference policy) fills the cell of every agent."""
     loose = strip(wanted, ("agent", *free))
     cells = []
     for folder, sig in signatures(root, wanted["stage"]):
         agent = sig["values"].get("agent.name")
-        if agent not in agents or strip(sig, ("agent", *free)) != loose:
+        if (agent is not None and agent not in agents) or strip(sig, ("agent", *free)) != loose:
             continue
         records = unique_by(Run(sig["stage"], folder.name, folder).records(TRAJECTORIES), "episode_id")
         done = [records[i] for i in ids if i in records]
         if done:
             k = sig["values"].get("teacher.k")
-            cells.append(Cell(regime, agent, k, folder.name, len(done), len(ids), episode_metrics(done),
-                              exact=strip(sig, free) == strip(wanted, free), finished=_finished(folder),
-                              records=done))
+            cells += [Cell(regime, name, k, folder.name, len(done), len(ids), episode_metrics(done),
+                           exact=strip(sig, free) == strip(wanted, free), finished=_finished(folder), records=done)
+                      for name in ([agent] if agent is not None else agents)]
     return cells
 
 
@@ -108,7 +111,7 @@ def estimate(cell: Cell, column: str) -> stats.Interval:
 
 
 def difference(cell: Cell, base: Cell, column: str) -> tuple[stats.Interval, int]:
-    """The cell minus Base on the episodes both played (paired bootstrap), and how many those are."""
+    """The cell minus `base` on the episodes both played (paired bootstrap), and how many those are."""
     theirs = {r["episode_id"]: r for r in base.records}
     pairs = [(PER_EPISODE[column](r), PER_EPISODE[column](theirs[r["episode_id"]]))
              for r in cell.records if r["episode_id"] in theirs]
@@ -154,6 +157,22 @@ def main_table(cells: Sequence[Cell], agents: Sequence[str], k: int, scored: boo
             row += [_value(cell, c) if cell else "-" for c in cols]
             row.append(_delta(cell, pick(cells, "Base", agent), lead(scored)))
         rows.append(row)
+    return rows
+
+
+def pairs_table(cells: Sequence[Cell], agents: Sequence[str], k: int, scored: bool) -> list[list[str]]:
+    """PAIRS on the lead column, per agent: the difference with its paired 95% interval and the
+    number of episodes both rows played ("-" where either row has no run)."""
+    metric = lead(scored)
+    rows = [["difference"] + [f"{a} Δ{metric} [95%]" for a in agents] + [f"{a} episodes" for a in agents]]
+    for first, second in PAIRS:
+        values, counts = [], []
+        for agent in agents:
+            a, b = pick(cells, first, agent, k), pick(cells, second, agent, k)
+            value, n = difference(a, b, metric) if a is not None and b is not None else (None, 0)
+            values.append(_interval(value, sign=True) if n else "-")
+            counts.append(str(n) if n else "-")
+        rows.append([f"{first} - {second}"] + values + counts)
     return rows
 
 
@@ -216,7 +235,7 @@ def figure3(cells: Sequence[Cell], agents: Sequence[str], k: int, scored: bool, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    markers = {"Base": "o", "RAG": "s", "SFT": "^", "Distill": "*"}
+    markers = {"Reference": "X", "Base": "o", "RAG": "s", "SFT": "^", "Distill": "*"}
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for index, agent in enumerate(agents):
         for regime in REGIMES:

@@ -17,11 +17,11 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from hintrag.agents import Agent
-from hintrag.agents.base import THINK_OK
+from hintrag.agents.base import THINK_OK, Parsed
 from hintrag.envs import Episode, EpisodeSpec, Suite
 from hintrag.hints.retrieval import Retrieved, Retriever, hint_record
 from hintrag.llm import Backend, Completion, Message, Request
-from hintrag.llm.base import ERROR
+from hintrag.llm.base import ERROR, RankRequest, Ranking
 from hintrag.records import EpisodeRecord, StepRecord
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class _Live:
     opening: list[Message]
     started: float
     initial_observation: str = ""
+    choices: list[str] = field(default_factory=list)  # whole actions the env offers now (Observation.choices)
     retrieved: Retrieved | None = None
     spare_hints: list[str] = field(default_factory=list)  # next-ranked hints for a repeat hint
     trace: list[StepRecord] = field(default_factory=list)
@@ -73,7 +74,35 @@ def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | Non
         retrieved.hints = retrieved.hints[: hinting.k]
     hints = [h.text for h in retrieved.hints] if retrieved else []
     opening = agent.opening(first.text, spec.category, hints=hints, fewshot=fewshot)
-    return _Live(spec, episode, opening, started, first.text, retrieved, spare)
+    return _Live(spec, episode, opening, started, first.text, list(first.choices), retrieved, spare)
+
+
+def ranked(ranking: Ranking, choices: list[str]) -> Completion:
+    """A ranking as the turn it stands for: the best candidate, written as the agent's answer, with
+    its answer tokens counted as generated ones (what the model would have had to write)."""
+    if ranking.finish_reason != "rank":
+        return Completion("", ranking.prompt_tokens, 0, ranking.finish_reason, ranking.prefill_tokens)
+    best = ranking.best
+    return Completion(choices[best], ranking.prompt_tokens, ranking.tokens[best], "rank", ranking.prefill_tokens,
+                      extra={"candidates": len(choices)})
+
+
+def _turns(live: list[_Live], agent: Agent, backend: Backend) -> list[Completion]:
+    """One model call for the episodes that write their turn and one for those that choose among
+    the env's actions (agent.act=rank, where the page offers any); results in `live`'s order."""
+    prompts = [agent.messages(x.opening, x.trace) for x in live]
+    choose = [i for i, x in enumerate(live) if agent.act == "rank" and x.choices]
+    write = [i for i in range(len(live)) if i not in set(choose)]
+    out: list[Completion | None] = [None] * len(live)
+    if write:
+        requests = [Request(prompts[i], agent.max_new_tokens, agent.stop, session=live[i].spec.id) for i in write]
+        for i, completion in zip(write, backend.generate(requests)):
+            out[i] = completion
+    if choose:
+        requests = [RankRequest(prompts[i], live[i].choices, session=live[i].spec.id) for i in choose]
+        for i, ranking in zip(choose, backend.rank(requests)):
+            out[i] = ranked(ranking, live[i].choices)
+    return [c for c in out if c is not None]
 
 
 def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) -> None:
@@ -82,14 +111,17 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
         live.end_reason = "errored" if completion.finish_reason == ERROR else "context"
         live.error = completion.extra.get("error", "")
         return
-    parsed = agent.parse(completion.text)
+    # a ranked turn is one of the env's own actions, taken as written
+    parsed = Parsed(completion.text, "act", completion.text) if completion.finish_reason == "rank" \
+        else agent.parse(completion.text)
     if parsed.kind == "think":
         observation = THINK_OK
     elif parsed.kind == "invalid":  # the env answers as it does to an action that changes nothing
-        observation = live.episode.no_action().text
+        obs = live.episode.no_action()
+        observation, live.choices = obs.text, list(obs.choices)
     else:
         obs = live.episode.step(parsed.action)
-        observation, live.won, live.reward = obs.text, obs.won, obs.reward
+        observation, live.won, live.reward, live.choices = obs.text, obs.won, obs.reward, list(obs.choices)
         if obs.done and not live.won:
             live.end_reason = "done"
     previous = live.trace[-1].action if live.trace else None
@@ -151,11 +183,7 @@ def play(
         while queue or live:
             while queue and len(live) < batch_size:
                 live.append(_start(queue.popleft(), suite, agent, hinting, fewshot))
-            requests = [
-                Request(agent.messages(x.opening, x.trace), agent.max_new_tokens, agent.stop, session=x.spec.id)
-                for x in live
-            ]
-            completions = backend.generate(requests)
+            completions = _turns(live, agent, backend)
             calls += 1
             running = []
             for x, completion in zip(live, completions):

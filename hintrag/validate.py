@@ -11,6 +11,7 @@ from hintrag.envs import ENVS
 from hintrag.errors import ConfigError
 from hintrag.hints.retrieval import RETRIEVERS
 from hintrag.llm import BACKENDS
+from hintrag.llm.base import RANKERS
 from hintrag.llm.models import resolve_source
 from hintrag import stagespec
 from hintrag.machine import emulated_bf16
@@ -48,6 +49,10 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
         raise ConfigError(f"env.max_repeats={cfg.env.max_repeats} must be >= 1")
     if float(cfg.generation.temperature) < 0:
         raise ConfigError(f"generation.temperature={cfg.generation.temperature} must be >= 0")
+    if cfg.agent.get("act") == "rank" and cfg.backend.name not in RANKERS:
+        raise ConfigError(f"agent.act=rank scores each candidate action by its log-probability, which backend="
+                          f"{', '.join(RANKERS)} computes and backend={cfg.backend.name} does not; use backend=hf "
+                          f"or agent.act=generate")
     if cfg.backend.name == "vllm":
         from hintrag.llm.vllm_backend import require_vllm
 

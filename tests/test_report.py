@@ -33,18 +33,31 @@ def test_main_table_has_the_papers_layout_intervals_and_marks_incomplete_runs() 
     rows = report.main_table(CELLS, ["react", "stateact"], 3, scored=False)
     assert rows[0] == ["regime", "react success", "react steps", "react tokens", "react Δsuccess vs Base",
                        "stateact success", "stateact steps", "stateact tokens", "stateact Δsuccess vs Base"]
-    assert [r[0] for r in rows[1:]] == ["Base", "RAG", "SFT", "Distill"]
+    assert [r[0] for r in rows[1:]] == ["Reference", "Base", "RAG", "SFT", "Distill"]
+    assert rows[1][1:] == ["-"] * 8  # no reference run in the store
     # 2 of 4: Wilson 95% [15.0, 85.0]; constant steps and tokens: point intervals
-    assert rows[1][1:5] == ["50.00 [15.0, 85.0]", "10.00 [10.0, 10.0]", "40.00k [40.0, 40.0]", "-"]
-    assert rows[2][1].startswith("75.00 [") and rows[2][4].startswith("+25.00 [0.0, ")  # RAG at k=3, not k=1
+    assert rows[2][1:5] == ["50.00 [15.0, 85.0]", "10.00 [10.0, 10.0]", "40.00k [40.0, 40.0]", "-"]
+    assert rows[3][1].startswith("75.00 [") and rows[3][4].startswith("+25.00 [0.0, ")  # RAG at k=3, not k=1
     # SFT played 2 of the 4: e0 won (as Base), e1 lost (Base won it), so -50 on the episodes both played
-    assert rows[3][1] == "50.00 [9.5, 90.5]*" and rows[3][4] == "-50.00 [-100.0, 0.0]"
-    assert rows[4][1].startswith("100.00 [51.0, 100.0]") and rows[4][5:] == ["-", "-", "-", "-"]
+    assert rows[4][1] == "50.00 [9.5, 90.5]*" and rows[4][4] == "-50.00 [-100.0, 0.0]"
+    assert rows[5][1].startswith("100.00 [51.0, 100.0]") and rows[5][5:] == ["-", "-", "-", "-"]
     web = report.main_table(CELLS, ["react"], 3, scored=True)
     assert web[0] == ["regime", "react score", "react success", "react steps", "react tokens", "react Δscore vs Base"]
     assert report.k_table(CELLS, ["react"], scored=False)[0] == ["agent", "k=1", "k=3"]
     md = report.markdown(rows)
     assert md.splitlines()[1] == "|" + "---|" * 9 and "| Distill | 100.00 [51.0, 100.0] |" in md
+
+
+def test_the_paired_differences_name_each_pair_with_its_interval() -> None:
+    cells = CELLS + [cell("Reference", "react", 0.25, 0)]
+    rows = report.pairs_table(cells, ["react", "stateact"], 3, scored=False)
+    assert rows[0] == ["difference", "react Δsuccess [95%]", "stateact Δsuccess [95%]", "react episodes",
+                       "stateact episodes"]
+    by_pair = {r[0]: r[1:] for r in rows[1:]}
+    assert list(by_pair) == ["Distill - Base", "Distill - SFT", "RAG - Base", "SFT - Base", "Base - Reference"]
+    assert by_pair["Distill - Base"][0].startswith("+50.00 [") and by_pair["Distill - Base"][2] == "4"
+    assert by_pair["Distill - SFT"][0].startswith("+50.00 [") and by_pair["Distill - SFT"][2] == "2"  # SFT played 2
+    assert by_pair["Base - Reference"][0].startswith("+25.00 [") and by_pair["Base - Reference"][1] == "-"
 
 
 def test_the_csv_has_one_line_per_measure_with_numeric_bounds() -> None:

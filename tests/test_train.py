@@ -46,7 +46,7 @@ def test_no_hint_and_no_fewshot_text_survives(env: str, agent_name: str) -> None
     assert any(HINTS[0] in m["content"] for m in rec["prompt"])  # the teacher did see them
     example = load_examples(env)[CATEGORY[env]]
     assert any(example.initial_observation in m["content"] for m in rec["prompt"])
-    chat = data.to_example(rec, agent).messages
+    chat, = (e.messages for e in data.to_examples(rec, agent))
     text = "\n".join(m["content"] for m in chat)
     for hint in HINTS + [EXTRA]:
         assert hint not in text

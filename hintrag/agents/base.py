@@ -20,6 +20,8 @@ from hintrag.llm.base import Message
 from hintrag.records import StepRecord
 
 PLACEMENTS = ("system", "task")
+ACTS = ("generate", "rank")
+PROMPTS = ("chat", "decision")
 THINK_OK = "OK."  # the env-independent answer to a thought
 
 
@@ -45,6 +47,27 @@ class Agent:
         self.stop = tuple(agent.stop)
         self.max_new_tokens = int(agent.max_new_tokens)
         self.format = str(agent.format)
+        self.act = str(agent.get("act", "generate"))
+        self.prompt = str(agent.get("prompt", "chat"))
+        self.page_words = int(agent.get("page_words", 200))
+        self._check_modes()
+
+    def _check_modes(self) -> None:
+        """agent.act and agent.prompt: known values, and combinations that mean something."""
+        if self.act not in ACTS:
+            raise ConfigError(f"agent.act={self.act!r}; choose one of {', '.join(ACTS)}")
+        if self.prompt not in PROMPTS:
+            raise ConfigError(f"agent.prompt={self.prompt!r}; choose one of {', '.join(PROMPTS)}")
+        if self.prompt == "decision":
+            if int(self.cfg.fewshot):
+                raise ConfigError("agent.prompt=decision shows one turn's state, not a solved example; set agent.fewshot=0")
+            if self.cfg.hint_placement != "system":
+                raise ConfigError("agent.prompt=decision rewrites the task message every turn; set agent.hint_placement=system")
+            from hintrag.envs import decision_view
+
+            self.view = decision_view(str(self.env.name))
+        if self.page_words < 1:
+            raise ConfigError(f"agent.page_words={self.page_words} must be >= 1")
 
     # -- format-specific ----------------------------------------------------------------------
     def example_turns(self, example: ExampleEpisode) -> list[tuple[str, str]]:
@@ -103,7 +126,13 @@ class Agent:
         return step.observation
 
     def messages(self, opening: list[Message], trace: Sequence[StepRecord], hints: bool = True) -> list[Message]:
-        """The chat for the next turn: the opening plus every earlier answer and observation."""
+        """The prompt of the next turn, for play and for training alike. chat: the opening plus every
+        earlier answer and observation. decision: the opening's system message and one user message,
+        the env's compact state after these turns (the opening's task message is the first observation)."""
+        if self.prompt == "decision":
+            turns = [(self.turn_text(s.output), self.observation_text(s, hints)) for s in trace]
+            state = self.view(opening[-1]["content"], turns, self.page_words)
+            return [opening[0], {"role": "user", "content": state}]
         chat = list(opening)
         for step in trace:
             chat.append({"role": "assistant", "content": self.turn_text(step.output)})

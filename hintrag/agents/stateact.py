@@ -41,6 +41,9 @@ class StateActAgent(Agent):
 
     def __init__(self, agent: DictConfig, env: DictConfig) -> None:
         super().__init__(agent, env)
+        if (self.act, self.prompt) != ("generate", "chat"):
+            raise ConfigError("StateAct writes its whole state block every turn: it needs agent.act=generate and "
+                              "agent.prompt=chat (rank and decision prompts are for agent=act or react)")
         self.keys = [normalise_key(k) for k in agent["keys"]]
         if not self.keys or self.keys[-1] != "action":
             raise ConfigError(f"agent.keys={self.keys} must end with 'action'")

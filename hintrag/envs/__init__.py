@@ -62,4 +62,19 @@ def state_reader(name: str) -> StateReader:
     return reader.goal, reader.example_states
 
 
-__all__ = ["Episode", "EpisodeSpec", "Observation", "Suite", "make_suite", "not_result", "state_reader", "ENVS"]
+DecisionView = Callable[[str, list[tuple[str, str]], int], str]
+
+
+def decision_view(name: str) -> DecisionView:
+    """The env's compact state for agent.prompt=decision: (first observation, (action,
+    observation) turns so far, page words) -> the text the agent decides from."""
+    if name == "alfworld":
+        from hintrag.envs import alfworld_state as reader
+    elif name == "webshop":
+        from hintrag.envs.webshop import state as reader
+    else:
+        raise ConfigError(f"agent.prompt=decision has no state view for env {name!r}; known: {', '.join(ENVS)}")
+    return reader.decision_view
+
+
+__all__ = ["decision_view", "Episode", "EpisodeSpec", "Observation", "Suite", "make_suite", "not_result", "state_reader", "ENVS"]

@@ -7,6 +7,7 @@ unsolvable games), but in a deterministic order and with stable ids, so runs res
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import defaultdict
 from itertools import zip_longest
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hintrag.envs.base import Demo, EpisodeSpec, Observation
+from hintrag.envs.base import Demo, EpisodeSpec, Observation, play_policy
 from hintrag.errors import ConfigError
 
 TASK_TYPES = (
@@ -84,6 +85,7 @@ class AlfWorldSuite:
     categories = TASK_TYPES
     nothing_text = NOTHING
     scored = False
+    reference_policy = "a uniformly random admissible command each step (seeded)"
 
     def __init__(self, env: DictConfig) -> None:
         self.root = check_data_dir(env.data_dir)
@@ -117,6 +119,11 @@ class AlfWorldSuite:
 
         return play_expert(spec, max_steps)
 
+    def reference(self, spec: EpisodeSpec, max_steps: int, seed: int) -> Demo:
+        """A uniformly random admissible command each step, seeded by the seed and the game."""
+        rng = random.Random(f"{seed}-{spec.id}")
+        return play_policy(self.make(spec), lambda obs: rng.choice(obs.choices), max_steps)
+
 
 class AlfWorldEpisode:
     """One TextWorld game with ALFWorld's demangler (no shuffling) and admissible commands."""
@@ -142,7 +149,7 @@ class AlfWorldEpisode:
         text = obs[0].replace(BANNER, "").strip()
         self.task = text.split("Your task is to:")[-1].strip() if "Your task is to:" in text else ""
         self._admissible = list(info["admissible_commands"][0])
-        return Observation(text=text, admissible=self._admissible)
+        return Observation(text=text, admissible=self._admissible, choices=self._admissible)
 
     def step(self, action: str) -> Observation:
         command = canonical_action(action, self._admissible)
@@ -150,11 +157,12 @@ class AlfWorldEpisode:
         self._admissible = list(info["admissible_commands"][0])
         won = bool(info["won"][0])
         return Observation(
-            text=obs[0].strip(), done=bool(dones[0]) or won, won=won, reward=float(won), admissible=self._admissible
+            text=obs[0].strip(), done=bool(dones[0]) or won, won=won, reward=float(won), admissible=self._admissible,
+            choices=self._admissible,
         )
 
     def no_action(self) -> Observation:
-        return Observation(text=NOTHING, admissible=self._admissible)
+        return Observation(text=NOTHING, admissible=self._admissible, choices=self._admissible)
 
     def close(self) -> None:
         if self._env is not None:

@@ -37,3 +37,13 @@ def example_states(example: Any, task: str) -> list[dict[str, str]]:
 
 def goal(initial_observation: str) -> str:
     return initial_observation.split("Your task is to:")[-1].strip()
+
+
+def decision_view(initial_observation: str, turns: list[tuple[str, str]], page_words: int) -> str:
+    """A compact state for agent.prompt=decision: the room and task, the commands so far, and the
+    last observation cut to `page_words` words. It keeps no memory of what earlier places showed."""
+    last = turns[-1][1] if turns else ""
+    words = last.split()
+    shown = " ".join(words[:page_words]) + (" ..." if len(words) > page_words else "")
+    lines = [initial_observation, f"Actions so far: {' | '.join(a for a, _ in turns) if turns else 'none'}"]
+    return "\n".join(lines + ([f"Last observation: {shown}"] if turns else []))

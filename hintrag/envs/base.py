@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 @dataclass(frozen=True)
@@ -17,13 +17,19 @@ class EpisodeSpec:
 
 @dataclass
 class Observation:
-    """What the agent sees after reset or a step."""
+    """What the agent sees after reset or a step.
+
+    `admissible` is what the env itself reports (ALFWorld's commands, WebShop's clickables, as the
+    originals list them); `choices` are whole actions an agent may pick among (agent.act=rank),
+    empty where it has to write its own (WebShop's search page).
+    """
 
     text: str
     done: bool = False
     won: bool = False
     reward: float = 0.0
     admissible: list[str] = field(default_factory=list)
+    choices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +69,7 @@ class Suite(Protocol):
     categories: tuple[str, ...]
     nothing_text: str | None  # the answer to an action that changes nothing (counted as `nothing_happens`)
     scored: bool  # True: the report leads with the mean reward (score), else with the success rate
+    reference_policy: str  # what `reference` plays, in a few words for the report
 
     def episodes(self, split: str) -> list[EpisodeSpec]: ...
 
@@ -72,3 +79,22 @@ class Suite(Protocol):
         """The episode played by the env's scripted expert (ALFWorld's handcoded expert, WebShop's
         oracle), for expert demonstrations and few-shot examples."""
         ...
+
+    def reference(self, spec: EpisodeSpec, max_steps: int, seed: int) -> Demo:
+        """The episode played by the env's trivial policy, which needs no model and no hidden
+        knowledge (WebShop: search the instruction, buy the first result; ALFWorld: a seeded
+        uniformly random admissible command): the floor a report shows beside Base."""
+        ...
+
+
+def play_policy(episode: Episode, choose: Callable[[Observation], str], max_steps: int) -> Demo:
+    """Play `episode` with a scripted policy until it ends or `max_steps` actions are taken."""
+    obs = episode.reset()
+    initial, steps = obs.text, []
+    while not obs.done and len(steps) < max_steps:
+        action = choose(obs)
+        obs = episode.step(action)
+        steps.append({"action": action, "observation": obs.text})
+    episode.close()
+    end = "won" if obs.won else ("lost" if obs.done else "max_steps")
+    return Demo(episode.task, initial, steps, obs.won, float(obs.reward), end)

@@ -20,11 +20,12 @@ import torch
 from omegaconf import DictConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, GenerationConfig, StaticCache
 
-from hintrag.llm.base import Completion, LocalTokens, Request
+from hintrag.llm.base import Completion, LocalTokens, RankRequest, Ranking, Request
 from hintrag.llm.models import local_folder
 
 log = logging.getLogger(__name__)
 
+RANK_CHUNK = 16  # candidates scored in one forward pass on the shared prompt cache
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -91,12 +92,49 @@ class HFBackend(LocalTokens):
                 results[i] = out
         return [r for r in results if r is not None]
 
-    def _reuse(self, req: Request, prompt: list[int]) -> tuple[int, _Prefix | None]:
+    # -- ranking ----------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def rank(self, requests: list[RankRequest]) -> list[Ranking]:
+        """Each request's candidates scored by summed log-probability; see `_rank_one`."""
+        return [self._rank_one(req) for req in requests]
+
+    def _rank_one(self, req: RankRequest) -> Ranking:
+        """The prompt is prefilled once (reusing the session's cache), then the candidates run in
+        chunks on copies of its keys/values, each row fed the prompt's last token and its answer
+        but the last. Log-softmax is taken only at the answers' own positions: the whole
+        vocabulary at every prompt position of 40 candidates would be gigabytes."""
+        prompt, answers, refused = self.rank_inputs(req)
+        if refused:
+            return refused
+        reused, kv = self._prefill_alone(req, prompt)
+        logprobs: list[float] = []
+        for start in range(0, len(answers), RANK_CHUNK):
+            logprobs += self._score_chunk(prompt[-1], answers[start:start + RANK_CHUNK], kv)
+        if self.prefix_cache and req.session:
+            self._prefixes[req.session] = _Prefix(ids=prompt[:-1], kv=kv)
+        return Ranking(logprobs, [len(a) for a in answers], len(prompt), len(prompt) - reused)
+
+    def _score_chunk(self, last: int, answers: list[list[int]], kv: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
+        """Summed log-probabilities of `answers` after the cached prompt. Rows are right-padded: a
+        causal model never lets a real position see a pad after it, so no mask is needed."""
+        width = max(map(len, answers))
+        rows = torch.tensor([[last] + a[:-1] + [self.pad_id] * (width - len(a)) for a in answers], device=self.device)
+        cache = DynamicCache(config=self.model.config)
+        for layer, (k, v) in enumerate(kv):
+            cache.update(k.expand(len(answers), -1, -1, -1), v.expand(len(answers), -1, -1, -1), layer)
+        logits = self.model(input_ids=rows, past_key_values=cache if kv else None, use_cache=bool(kv)).logits
+        scores = []
+        for row, answer in enumerate(answers):
+            logp = torch.log_softmax(logits[row, : len(answer)].float(), dim=-1)
+            scores.append(float(logp.gather(1, torch.tensor(answer, device=self.device)[:, None]).sum()))
+        return scores
+
+    def _reuse(self, req: Request | RankRequest, prompt: list[int]) -> tuple[int, _Prefix | None]:
         """How many leading prompt tokens this session already has cached, and that cache."""
         cached = self._prefixes.get(req.session) if (self.prefix_cache and req.session) else None
         return (min(_common_prefix(cached.ids, prompt), len(prompt) - 1), cached) if cached else (0, None)
 
-    def _prefill_alone(self, req: Request, prompt: list[int]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+    def _prefill_alone(self, req: Request | RankRequest, prompt: list[int]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
         """Tokens reused from the session's cache, and the keys/values of all prompt tokens but the
         last, computed for this row alone.
 

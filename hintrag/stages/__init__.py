@@ -12,7 +12,7 @@ from typing import Any, Callable
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
-from hintrag.stages import bank, demos, evaluate, extract, pipeline, report, rollout, teacher, train
+from hintrag.stages import bank, demos, evaluate, extract, pipeline, reference, report, rollout, teacher, train
 from hintrag.shards import shard_of
 from hintrag.store import check_store, writing
 from hintrag.tracking import make_tracker
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 MODES: dict[str, Callable[[DictConfig, Path], dict[str, Any]]] = {
     "pipeline": lambda cfg, root: pipeline.run(cfg, root, run_stage),
     "demos": demos.run, "rollout": rollout.run, "extract": extract.run, "teacher": teacher.run, "bank": bank.run,
-    "train": train.run, "eval": evaluate.run, "report": report.run,
+    "train": train.run, "eval": evaluate.run, "reference": reference.run, "report": report.run,
 }
 
 

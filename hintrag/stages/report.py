@@ -20,10 +20,11 @@ STUDENT_REGIMES = {"sft": "SFT", "distill": "Distill"}  # train.regime -> the re
 
 
 def links(cfg: DictConfig) -> list[Link]:
-    """The runs behind the rows: Base, RAG (this k), then a student per training regime."""
+    """The runs behind the rows: the env's reference policy, Base, RAG (this k), then a student per
+    training regime."""
     students = [Link("eval", {"train.regime": regime, "eval.student": True}, label)
                 for regime, label in STUDENT_REGIMES.items()]
-    return [Link("rollout", {}, "Base"), Link("teacher", {}, "RAG"), *students]
+    return [Link("reference", {}, "Reference"), Link("rollout", {}, "Base"), Link("teacher", {}, "RAG"), *students]
 
 
 SPEC = register(StageSpec(
@@ -60,8 +61,11 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     note = "\n`*` = incomplete run: fewer than the requested episodes; its numbers cover what it has.\n"
     runs = "".join(f"- {c.regime} {c.agent}{f' k={c.k}' if c.k else ''}: `{c.run}` ({c.done}/{c.expected})\n"
                    for c in cells)
+    pairs = report.pairs_table(cells, agents, k, suite.scored)
     text = (f"# {title}\n\nTokens per episode include retrieval. RAG uses k={k}, "
-            f"retrieval={cfg.retrieval.name}.\n\n{report.markdown(main)}\n{report.caution(len(ids))}"
+            f"retrieval={cfg.retrieval.name}. Reference: {suite.reference_policy} (no model).\n\n"
+            f"{report.markdown(main)}\n{report.caution(len(ids))}"
+            f"\n## Paired differences\n\n{report.markdown(pairs)}"
             f"\n## k\n\n{report.markdown(ks)}{note}\n"
             f"## Runs\n\nRuns are matched by signature; {report.PICK_RULE}.\n\n{runs or '(none found)'}")
     atomic_write_text(out.path / "table.md", text)

@@ -1,9 +1,11 @@
 """Training examples from a run's successful episodes, with the hint block and the example removed.
 
-Each kept episode becomes one chat: the system message (env instruction and agent format, no
-hint block, no few-shot example), the task observation, then the model's own turns and the env's
-answers (any repeat hint stripped). The student sees what it will see at evaluation time, so
-what the hints taught has to live in its weights.
+With agent.prompt=chat each kept episode becomes one chat: the system message (env instruction and
+agent format, no hint block, no few-shot example), the task observation, then the model's own
+turns and the env's answers (any repeat hint stripped). With agent.prompt=decision each turn
+becomes one example: the prompt the agent had at that turn, built by the same `Agent.messages`
+that builds it in play, then the turn itself. The student sees what it will see at evaluation
+time, so what the hints taught has to live in its weights.
 """
 
 from __future__ import annotations
@@ -55,31 +57,41 @@ def drop_reason(rec: dict[str, Any], keep: Keep) -> str | None:
     return None
 
 
-def to_example(rec: dict[str, Any], agent: Agent) -> Example:
-    """The episode as the student will play it: no hints, no example, its own turns."""
+def to_examples(rec: dict[str, Any], agent: Agent) -> list[Example]:
+    """The episode as the student will play it (no hints, no example, its own turns): one chat
+    ending on its last turn, or with decision prompts one example per turn."""
     trace = [StepRecord(**step) for step in rec["trace"]]
     opening = agent.opening(rec["initial_observation"], rec["category"], hints=(), fewshot=False)
-    chat = agent.messages(opening, trace, hints=False)[:-1]  # end on the model's last turn
-    return Example(rec["episode_id"], rec["category"], chat)
+    if agent.prompt == "chat":
+        chat = agent.messages(opening, trace, hints=False)[:-1]  # end on the model's last turn
+        return [Example(rec["episode_id"], rec["category"], chat)]
+    return [Example(rec["episode_id"], rec["category"], agent.messages(opening, trace[:t], hints=False)
+                    + [{"role": "assistant", "content": agent.turn_text(step.output)}])
+            for t, step in enumerate(trace)]
 
 
 def build(records: Sequence[dict[str, Any]], agent: Agent, keep: Keep) -> tuple[list[Example], Counter]:
+    """The examples of every kept episode, in the records' order, and why the others were dropped."""
     kept, dropped = [], Counter()
     for rec in records:
         reason = drop_reason(rec, keep)
         if reason:
             dropped[reason] += 1
         else:
-            kept.append(to_example(rec, agent))
+            kept += to_examples(rec, agent)
     return kept, dropped
 
 
 def split(examples: list[Example], eval_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """A seeded shuffle, then the last `eval_fraction` (rounded, none for tiny sets) held out."""
-    order = list(examples)
-    random.Random(seed).shuffle(order)
-    n_eval = int(round(len(order) * eval_fraction)) if len(order) >= 2 else 0
-    return order[: len(order) - n_eval], order[len(order) - n_eval :]
+    """Episodes in a seeded shuffle, the last `eval_fraction` of them (rounded, none for tiny sets)
+    held out with all their examples, so no turn of a held-out episode is trained on."""
+    episodes = list(dict.fromkeys(e.episode_id for e in examples))
+    random.Random(seed).shuffle(episodes)
+    n_eval = int(round(len(episodes) * eval_fraction)) if len(episodes) >= 2 else 0
+    position = {episode: i for i, episode in enumerate(episodes)}
+    order = sorted(examples, key=lambda e: position[e.episode_id])  # stable: an episode's turns stay in order
+    held = set(episodes[len(episodes) - n_eval:])
+    return [e for e in order if e.episode_id not in held], [e for e in order if e.episode_id in held]
 
 
 def write_jsonl(path: Path, examples: Sequence[Example]) -> None:

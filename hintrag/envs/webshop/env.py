@@ -25,7 +25,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hintrag.envs.base import Demo, EpisodeSpec, Observation
+from hintrag.envs.base import Demo, EpisodeSpec, Observation, play_policy
 from hintrag.envs.webshop import pages
 from hintrag.envs.webshop.data import CATEGORIES, CATEGORY_OF, Catalog, resolve_data_dir
 from hintrag.envs.webshop.goals import Goal, build
@@ -74,6 +74,16 @@ def parse_action(action: str) -> tuple[str, str | None]:
     return (match.group(1), match.group(2)) if match else (action, None)
 
 
+def rule_action(page: pages.Page, instruction: str) -> str:
+    """The three-line rule's action on a page; back to the search page where it has nothing to do."""
+    if page.kind == "start":
+        return f"search[{instruction}]"
+    products = [name for name, target in page.clickables.items() if target.kind == "link"]
+    if page.kind == "results" and products:
+        return f"click[{pages.label(products[0], page.clickables[products[0]])}]"
+    return "click[Buy Now]" if page.kind == "item" else "click[Back to Search]"
+
+
 def page_name(url: str) -> str:
     """The original's page lookup: the first page name the URL contains."""
     for name in ("search_results", "item_page", "item_sub_page", "done"):
@@ -88,6 +98,7 @@ class WebShopSuite:
     name = "webshop"
     categories = CATEGORIES
     scored = True
+    reference_policy = "search[<the instruction as shown>], click the first result, Buy Now"
 
     def __init__(self, env: DictConfig, search: SearchEngine | None = None) -> None:
         self.settings = Settings.from_config(env)
@@ -113,6 +124,12 @@ class WebShopSuite:
         from hintrag.envs.webshop.oracle import play_oracle
 
         return play_oracle(self, spec, max_steps)
+
+    def reference(self, spec: EpisodeSpec, max_steps: int, seed: int) -> Demo:
+        """The three-line rule: search the instruction as the page shows it, click the first
+        result, Buy Now (the rule is deterministic: `seed` plays no part)."""
+        episode = self.make(spec)
+        return play_policy(episode, lambda obs: rule_action(episode.page, episode.task), max_steps)
 
     @property
     def engine(self) -> SearchEngine:
@@ -192,7 +209,7 @@ class WebShopEpisode:
     def _observe(self, text: str | None = None) -> Observation:
         return Observation(
             text=self._page.text if text is None else text, done=self.done, won=self.reward == 1.0,
-            reward=self.reward, admissible=self._page.admissible,
+            reward=self.reward, admissible=self._page.admissible, choices=self._page.choices,
         )
 
     def _act(self, action: str) -> bool:

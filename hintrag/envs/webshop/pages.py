@@ -40,6 +40,25 @@ class Page:
     def admissible(self) -> list[str]:
         return list(self.clickables)
 
+    @property
+    def choices(self) -> list[str]:
+        """Every click this page allows, written as the page shows its target (`click[Buy Now]`,
+        `click[B07XYZ1234]`), which is how demonstrations write them; none on the search page,
+        where the agent types its query."""
+        return [f"click[{label(name, target)}]" for name, target in self.clickables.items() if name != "search"]
+
+
+BUTTONS = ("Search", "Back to Search", "< Prev", "Next >", "Description", "Features", "Reviews", "Buy Now")
+_LABELS = {b.lower(): b for b in BUTTONS}
+
+
+def label(name: str, target: Clickable) -> str:
+    """A clickable's text as the page shows it: a button's label, a product's ASIN in capitals, an
+    option value as written (clickables are keyed lower-case, as the original's are)."""
+    if target.kind == "button":
+        return _LABELS.get(name, name)
+    return name.upper() if target.kind == "link" else name
+
 
 def visible(node: str) -> str | None:
     """A text node as the text observation shows it; None when it is dropped.

@@ -1,9 +1,11 @@
-"""WebShop's StateAct state: read off a solved example's trace (the goal, the page shown, the
-option values picked on the current item), so the example's turns show the block format."""
+"""What a WebShop agent knows of where it is, read off its own actions and the pages shown: for
+StateAct's example blocks (the goal, the page, the option values picked on the current item) and
+for the compact state a decision prompt shows."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 NO_OPTIONS = "none"
@@ -34,38 +36,79 @@ def page_kind(observation: str) -> str:
     return "item" if observation.endswith("Buy Now") else "sub"
 
 
+@dataclass
+class Where:
+    """Where an agent is, known from its own actions and the pages shown (never the env's state):
+    the page, its kind, the item, and the option values clicked on that item."""
+
+    page: str = "search"
+    kind: str = "start"
+    asin: str = ""
+    chosen: list[str] = field(default_factory=list)
+
+    @property
+    def options(self) -> str:
+        return ", ".join(self.chosen) if self.chosen else NO_OPTIONS
+
+    def then(self, action: str, observation: str) -> None:
+        """Move on by one step: `action` was taken and `observation` came back. Leaving the item
+        forgets its options, as the site does; an answer that is no page changes nothing."""
+        new_kind = page_kind(observation)
+        click = _CLICK.match(action.strip())
+        target = click.group(1).strip() if click else ""
+        if new_kind == "results":
+            match = _RESULTS_PAGE.search(observation)
+            self.page, self.chosen = f"results page {match.group(1) if match else '?'}", []
+        elif new_kind in ("start", "done"):
+            self.page, self.chosen = "search" if new_kind == "start" else "done", []
+        elif new_kind == "item" and self.kind == "results":
+            self.asin, self.chosen, self.page = target.upper(), [], f"item {target.upper()}"
+        elif new_kind == "item" and self.kind == "item" and target:
+            if target.lower() not in self.chosen:
+                self.chosen.append(target.lower())
+        elif new_kind == "item":  # back from a sub page: same item, same options
+            self.page = f"item {self.asin}"
+        elif new_kind == "sub":
+            self.page = f"item {self.asin} {target.lower()}"
+        self.kind = new_kind or self.kind
+
+
 def example_states(example: Any, task: str) -> list[dict[str, str]]:
     """The state before each step, read off the trace: the page shown and the options picked.
 
     Pages: "search", "results page N", "item <ASIN>", "item <ASIN> <sub page>", "done". Options
     are the values clicked on the current item page; leaving the item forgets them, as the site does.
     """
-    page, kind, asin, chosen = "search", "start", "", []
-    states = []
+    where, states = Where(), []
     for step in example.steps:
-        states.append({
-            "goal": task,
-            "current_page": page,
-            "selected_options": ", ".join(chosen) if chosen else NO_OPTIONS,
-            "thought": step.thought or "",
-            "action": step.action,
-        })
-        new_kind = page_kind(step.observation)
-        click = _CLICK.match(step.action.strip())
-        target = click.group(1).strip() if click else ""
-        if new_kind == "results":
-            match = _RESULTS_PAGE.search(step.observation)
-            page, chosen = f"results page {match.group(1) if match else '?'}", []
-        elif new_kind in ("start", "done"):
-            page, chosen = "search" if new_kind == "start" else "done", []
-        elif new_kind == "item" and kind == "results":
-            asin, chosen, page = target.upper(), [], f"item {target.upper()}"
-        elif new_kind == "item" and kind == "item" and target:
-            if target.lower() not in chosen:
-                chosen.append(target.lower())
-        elif new_kind == "item":  # back from a sub page: same item, same options
-            page = f"item {asin}"
-        elif new_kind == "sub":
-            page = f"item {asin} {target.lower()}"
-        kind = new_kind or kind
+        states.append({"goal": task, "current_page": where.page, "selected_options": where.options,
+                       "thought": step.thought or "", "action": step.action})
+        where.then(step.action, step.observation)
     return states
+
+
+def page_without_instruction(observation: str, instruction: str) -> str:
+    """A page's text without the instruction every page repeats (and the site's name)."""
+    nodes = [n for n in observation.split(_SEP) if n.strip() not in ("WebShop", "Instruction:", instruction.strip())]
+    return _SEP.join(nodes)
+
+
+def decision_view(initial_observation: str, turns: list[tuple[str, str]], page_words: int) -> str:
+    """The compact state an agent decides from (agent.prompt=decision): the instruction, its
+    actions so far, where it is and which options it has clicked there, and the last page shown
+    without the repeated instruction, cut to `page_words` words."""
+    instruction, where, page, answer = goal(initial_observation), Where(), initial_observation, ""
+    for action, observation in turns:
+        where.then(action, observation)
+        if page_kind(observation):
+            page, answer = observation, ""
+        else:
+            answer = observation
+    words = page_without_instruction(page, instruction).split()
+    shown = " ".join(words[:page_words]) + (" ..." if len(words) > page_words else "")
+    lines = [f"Instruction: {instruction}",
+             f"Actions so far: {' | '.join(a for a, _ in turns) if turns else 'none'}",
+             f"Current page: {where.page}", f"Options chosen: {where.options}"]
+    if answer:
+        lines.append(f"Last answer: {answer}")
+    return "\n".join(lines + [f"Page: {shown}"])
