@@ -272,3 +272,23 @@ def test_a_label_smoothed_step_runs_the_model_once_and_logs_its_metrics(
     entropy, hits, count = token_metrics(torch.tensor([[[0.0, 0.0], [2.0, 0.0], [9.0, 9.0]]]),
                                          torch.tensor([[-100, 0, 1]]))
     assert count == 2 and hits == 1 and abs(float(entropy) - (0.693147 + 0.365334)) < 1e-5
+
+
+def test_length_grouped_batches_pad_less_and_the_padding_is_reported(tmp_path: Path, tiny_model_dir: Path,
+                                                                     alfworld_data: Path) -> None:
+    """Examples of two very different lengths in batches of 2: grouped by length, the batches pair
+    like with like; drawn at random they mix, and the padded share (train metrics) shows it."""
+    from hintrag.training.sft import train_adapter
+
+    short, long = "go to desk 1", "take cd 1 from desk 1 " * 40
+    chats = [[{"role": "system", "content": "s"}, {"role": "user", "content": f"room {i}"}, {"role": "assistant", "content": long if i % 2 else short}]
+             for i in range(64)]
+    data.write_jsonl(tmp_path / "train.jsonl", [data.Example(f"e{i}", "c", chat) for i, chat in enumerate(chats)])
+    padded = {}
+    for sampling in ("random", "group_by_length"):
+        cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), *STUDENT, "train.batch_size=2",
+                       f"train.sampling={sampling}", "train.seed=1")
+        out = tmp_path / sampling
+        out.mkdir()
+        padded[sampling] = train_adapter(cfg, tmp_path / "train.jsonl", None, out)["padded_fraction"]
+    assert padded["group_by_length"] < 0.1 < padded["random"]

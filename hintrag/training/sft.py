@@ -87,7 +87,8 @@ def sft_config(cfg: DictConfig, output_dir: Path, quant: str, has_eval: bool) ->
         bf16=gpu, gradient_checkpointing=quant == "4bit",
         save_strategy="steps", save_steps=int(train.save_steps), save_total_limit=int(train.keep_checkpoints),
         eval_strategy="epoch" if has_eval else "no", logging_steps=1, report_to=list(train.report_to),
-        include_num_input_tokens_seen="all", dataloader_num_workers=0, disable_tqdm=False,
+        include_num_input_tokens_seen="non_padding", dataloader_num_workers=0, disable_tqdm=False,
+        train_sampling_strategy=str(train.sampling),
     )
 
 
@@ -155,6 +156,26 @@ def _trainer_class() -> type:
     return Trainer
 
 
+class PadCount:
+    """The trainer's collator, counting the padded positions of every batch it makes: the share of
+    the compute spent on padding (train.sampling=group_by_length keeps it low)."""
+
+    def __init__(self, collate: Any) -> None:
+        self.collate, self.padded, self.total = collate, 0, 0
+
+    def __call__(self, features: list) -> Any:
+        batch = self.collate(features)
+        mask = batch.get("attention_mask")
+        if mask is not None:
+            self.total += int(mask.numel())
+            self.padded += int(mask.numel() - mask.sum())
+        return batch
+
+    @property
+    def fraction(self) -> float | None:
+        return round(self.padded / self.total, 4) if self.total else None
+
+
 def _complete(folder: Path, step: int) -> bool:
     """The Trainer writes trainer_state.json last, so a readable one with the folder's step means
     the weights, optimizer and scheduler before it were written to the end."""
@@ -201,6 +222,7 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
         model=_load_model(cfg, quant, dtype), args=sft_config(cfg, checkpoints, quant, eval_file is not None),
         train_dataset=data["train"], eval_dataset=data.get("eval"), processing_class=tokenizer, peft_config=lora,
     )
+    pads = trainer.data_collator = PadCount(trainer.data_collator)
     resume = last_checkpoint(checkpoints)
     if resume:
         log.info("resuming from %s", resume)
@@ -221,5 +243,6 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
         "last_loss": history[-1]["loss"] if history else None, "steps": trainer.state.global_step,
         "warmup_steps": int(trainer.args.warmup_steps),
         "tokens_seen": tokens, "tokens_per_s": round(tokens / wall, 1) if wall else None,
+        "padded_fraction": pads.fraction,
         "eval_loss": next((h["eval_loss"] for h in reversed(trainer.state.log_history) if "eval_loss" in h), None),
     }
