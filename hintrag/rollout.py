@@ -51,6 +51,7 @@ class _Live:
     started: float
     initial_observation: str = ""
     choices: list[str] = field(default_factory=list)  # whole actions the env offers now (Observation.choices)
+    unchanged: list[str] = field(default_factory=list)  # actions taken since the observation last changed
     retrieved: Retrieved | None = None
     spare_hints: list[str] = field(default_factory=list)  # next-ranked hints for a repeat hint
     trace: list[StepRecord] = field(default_factory=list)
@@ -74,7 +75,8 @@ def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | Non
         retrieved.hints = retrieved.hints[: hinting.k]
     hints = [h.text for h in retrieved.hints] if retrieved else []
     opening = agent.opening(first.text, spec.category, hints=hints, fewshot=fewshot)
-    return _Live(spec, episode, opening, started, first.text, list(first.choices), retrieved, spare)
+    return _Live(spec, episode, opening, started, initial_observation=first.text, choices=list(first.choices),
+                 retrieved=retrieved, spare_hints=spare)
 
 
 def ranked(ranking: Ranking, choices: list[str]) -> Completion:
@@ -87,11 +89,20 @@ def ranked(ranking: Ranking, choices: list[str]) -> Completion:
                       extra={"candidates": len(choices)})
 
 
+def candidates(live: _Live, skip_unchanged: bool) -> list[str]:
+    """The actions a ranking agent chooses among: the env's, less (with agent.skip_unchanged) those
+    it took since the observation last changed, unless that leaves none."""
+    if not skip_unchanged:
+        return live.choices
+    return [c for c in live.choices if c not in live.unchanged] or live.choices
+
+
 def _turns(live: list[_Live], agent: Agent, backend: Backend) -> list[Completion]:
     """One model call for the episodes that write their turn and one for those that choose among
     the env's actions (agent.act=rank, where the page offers any); results in `live`'s order."""
     prompts = [agent.messages(x.opening, x.trace) for x in live]
     choose = [i for i, x in enumerate(live) if agent.act == "rank" and x.choices]
+    offered = {i: candidates(live[i], agent.skip_unchanged) for i in choose}
     write = [i for i in range(len(live)) if i not in set(choose)]
     out: list[Completion | None] = [None] * len(live)
     if write:
@@ -99,9 +110,9 @@ def _turns(live: list[_Live], agent: Agent, backend: Backend) -> list[Completion
         for i, completion in zip(write, backend.generate(requests)):
             out[i] = completion
     if choose:
-        requests = [RankRequest(prompts[i], live[i].choices, session=live[i].spec.id) for i in choose]
+        requests = [RankRequest(prompts[i], offered[i], session=live[i].spec.id) for i in choose]
         for i, ranking in zip(choose, backend.rank(requests)):
-            out[i] = ranked(ranking, live[i].choices)
+            out[i] = ranked(ranking, offered[i])
     return [c for c in out if c is not None]
 
 
@@ -121,6 +132,8 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
         observation, live.choices = obs.text, list(obs.choices)
     else:
         obs = live.episode.step(parsed.action)
+        before = live.trace[-1].observation if live.trace else live.initial_observation
+        live.unchanged = live.unchanged + [parsed.action] if obs.text == before else []
         observation, live.won, live.reward, live.choices = obs.text, obs.won, obs.reward, list(obs.choices)
         if obs.done and not live.won:
             live.end_reason = "done"

@@ -36,7 +36,7 @@ def test_the_state_shows_the_instruction_the_actions_the_options_and_the_page_on
     lines = view.splitlines()
     assert lines[:4] == [f"Instruction: {TASK}", "Actions so far: search[blue mug] | click[B0000000M2] | click[12 oz]",
                          "Current page: item B0000000M2", "Options chosen: 12 oz"]
-    assert lines[4].startswith("Page: Back to Search [SEP] < Prev [SEP] size") and view.count(TASK) == 1
+    assert lines[4].startswith("Page: Back to Search | < Prev | size | 8 oz | 12 oz | Blue Mug") and view.count(TASK) == 1
     assert decision_view(START, [], 200).splitlines()[1:] == ["Actions so far: none", "Current page: search",
                                                              "Options chosen: none", "Page: Search"]
 
@@ -47,14 +47,14 @@ def test_options_are_forgotten_on_leaving_the_item_and_an_invalid_answer_keeps_t
     view = decision_view(START, turns, 200).splitlines()
     assert view[2:5] == ["Current page: item B0000000M2 description", "Options chosen: 12 oz",
                          "Last answer: Invalid action!"]
-    assert view[5] == "Page: Back to Search [SEP] < Prev [SEP] A sturdy blue ceramic mug."
+    assert view[5] == "Page: Back to Search | < Prev | A sturdy blue ceramic mug."
     view = decision_view(START, turns[:3] + [("click[< Prev]", RESULTS_1)], 200).splitlines()
     assert view[2:4] == ["Current page: results page 1", "Options chosen: none"]
 
 
 def test_the_page_is_cut_to_its_word_budget() -> None:
     page = decision_view(START, [("search[blue mug]", RESULTS_1)], 5).splitlines()[-1]
-    assert page == "Page: Back to Search [SEP] Page ..."  # "[SEP]" counts as a word
+    assert page == "Page: Back to Search | Page ..."  # "|" counts as a word
 
 
 def test_each_turn_is_one_example_whose_prompt_is_the_play_prompt() -> None:

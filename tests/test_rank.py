@@ -139,3 +139,28 @@ def test_a_ranking_agent_takes_the_best_of_the_pages_own_actions(webshop_data: P
     chosen = sorted(s.action for s in steps if s.finish_reason == "rank")
     assert chosen == sorted(max(c, key=len) for c in stand_in.ranked)  # each the argmax of what its page offered
     assert all(c.startswith("click[") for page in stand_in.ranked for c in page)
+
+
+class Stubborn(StandIn):
+    """Prefers the last candidate (on an item page an option value) every time it is asked."""
+
+    def rank(self, requests: list[RankRequest]) -> list[Ranking]:
+        self.ranked += [r.candidates for r in requests]
+        return [Ranking([float(i) for i in range(len(r.candidates))], [3] * len(r.candidates), 10) for r in requests]
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_skip_unchanged_leaves_out_what_changed_nothing_since_the_page_did(webshop_data: Path, skip: bool) -> None:
+    cfg = make_cfg("env=webshop", f"env.data_dir={webshop_data}", "agent=act", "agent.act=rank",
+                   "agent.fewshot=0", f"agent.skip_unchanged={skip}")
+    suite, records, engine = make_suite(cfg.env), [], Stubborn()
+    play(suite.episodes("valid")[:3], suite, make_agent(cfg.agent, cfg.env), engine, Limits(8, 9), 3,
+         on_finish=records.append)
+    again = 0  # actions taken once more while the page stayed as it was
+    for rec in records:
+        observations = [rec.initial_observation] + [s.observation for s in rec.trace]
+        tried: list[str] = []
+        for t, step in enumerate(rec.trace):
+            again += step.finish_reason == "rank" and step.action in tried
+            tried = tried + [step.action] if observations[t + 1] == observations[t] else []
+    assert (again == 0) == skip  # the stubborn ranker repeats itself unless the guard stops it

@@ -85,7 +85,7 @@ def test_shards_write_apart_and_merge_names_missing_ones(tmp_path: Path, tiny_mo
 
 @pytest.mark.parametrize("preset,split,episodes,writer", [("small_alfworld", "valid_unseen", None, None),
                                                             ("small_webshop", "test", 100, "bc"),
-                                                            ("quick_webshop", "test", 20, "bc")])
+                                                            ("quick_webshop", "test", 50, "bc")])
 def test_small_presets_warm_start_the_embedded_model_and_evaluate_the_whole_split(preset: str, split: str,
                                                                                episodes: int | None,
                                                                                writer: str | None) -> None:

@@ -268,9 +268,9 @@ def test_a_label_smoothed_step_runs_the_model_once_and_logs_its_metrics(
     logged = [h for h in json.loads(state.read_text())["log_history"] if "loss" in h]
     assert len(logged) == 3 and all(0 < h["entropy"] and 0 <= h["mean_token_accuracy"] <= 1 for h in logged)
 
-    # positions 0 and 1 predict labels 0 and 1: uniform (ln 2, argmax 0: a hit) and softmax(2, 0) (a miss)
+    # positions 0 and 1 predict targets 0 and 1: uniform (ln 2, argmax 0: a hit) and softmax(2, 0) (a miss)
     entropy, hits, count = token_metrics(torch.tensor([[[0.0, 0.0], [2.0, 0.0], [9.0, 9.0]]]),
-                                         torch.tensor([[-100, 0, 1]]))
+                                         torch.tensor([[0, 1, -100]]))
     assert count == 2 and hits == 1 and abs(float(entropy) - (0.693147 + 0.365334)) < 1e-5
 
 
@@ -292,3 +292,24 @@ def test_length_grouped_batches_pad_less_and_the_padding_is_reported(tmp_path: P
         out.mkdir()
         padded[sampling] = train_adapter(cfg, tmp_path / "train.jsonl", None, out)["padded_fraction"]
     assert padded["group_by_length"] < 0.1 < padded["random"]
+
+
+def test_the_loss_on_its_own_positions_equals_the_loss_on_the_full_logits(tiny_model_dir: Path) -> None:
+    """The vocabulary projection at the positions the loss reads only: the same label-smoothed loss."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.trainer_pt_utils import LabelSmoother
+
+    from hintrag.training.sft import loss_positions
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    torch.manual_seed(0)
+    ids = torch.randint(0, 1000, (3, 40))
+    labels = torch.full_like(ids, -100)
+    labels[0, 30:34], labels[1, 12:15], labels[2, 38:] = ids[0, 30:34], ids[1, 12:15], ids[2, 38:]
+    smoother = LabelSmoother(epsilon=0.1)
+    full = smoother(model(input_ids=ids), labels, shift_labels=True)
+    positions = loss_positions(labels)
+    assert positions.tolist() == [11, 12, 13, 29, 30, 31, 32, 37, 38]
+    kept = smoother({"logits": model(input_ids=ids, logits_to_keep=positions).logits}, labels[:, positions + 1])
+    assert float(kept) == pytest.approx(float(full), abs=1e-5)

@@ -145,3 +145,28 @@ def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: 
     assert all(u["worker"] for u in two["usage"]) and len(two["usage"]) == result["steps_run"]
     one_made, two_made = store.made(tmp_path / "one"), store.made(tmp_path / "two")
     assert len(one_made) > 12 and one_made == two_made
+
+
+@pytest.mark.slow
+def test_a_ranking_decision_pipeline_trains_each_student_on_twenty_decisions(tmp_path: Path, alfworld_data: Path,
+                                                                             tiny_model_dir: Path) -> None:
+    """The small presets' shape (agent.act=rank, agent.prompt=decision, the warm start on one example
+    per decision) with tiny settings: every turn is one of the game's own commands, so no episode is
+    dropped for an invalid action, and 5 train games of 5 turns give each student 25 decisions."""
+    cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), WARM, "mode=pipeline",
+                   "agent=act", "agent.act=rank", "agent.prompt=decision", "agent.fewshot=0",
+                   "agent.skip_unchanged=true", f"extractor.model.path={tiny_model_dir}",
+                   "extractor.model.gguf_file=null", "extractor.model.name=tiny-random", "hints.max_new_tokens=8",
+                   "retrieval=tfidf", "demos.per_category=1", "warm_start.epochs=1", "pipeline.train_episodes=5",
+                   "n_episodes=2", "pipeline.max_steps=5", "train.min_reward=0", "train.eval_fraction=0",
+                   f"backend.cache_dir={tmp_path / 'cache'}", f"extractor.backend.cache_dir={tmp_path / 'cache'}")
+    result = run_mode(cfg)
+    assert result["students_skipped"] == []
+    manifests = {m["regime"]: m for m in (json.loads(p.read_text()) for p in (tmp_path / "train").glob("*/manifest.json"))}
+    assert set(manifests) == {"bc", "sft", "distill"}
+    assert all(manifests[r]["train_examples"] >= 20 and manifests[r]["dropped"] == {} for r in ("sft", "distill"))
+    played = [json.loads(line) for p in (tmp_path / "rollout").glob("*/trajectories.jsonl")
+              for line in p.read_text().splitlines()]
+    assert played and all(s["finish_reason"] == "rank" for r in played for s in r["trace"])
+    table = (Path(result["run"]) / "table.md").read_text()
+    assert "| Reference |" in table and "| Distill - SFT |" in table

@@ -50,6 +50,7 @@ class Agent:
         self.act = str(agent.get("act", "generate"))
         self.prompt = str(agent.get("prompt", "chat"))
         self.page_words = int(agent.get("page_words", 200))
+        self.skip_unchanged = bool(agent.get("skip_unchanged", False))
         self._check_modes()
 
     def _check_modes(self) -> None:

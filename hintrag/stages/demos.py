@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 def _exclude(cfg: DictConfig) -> dict[str, str]:
     env_only = {k: v for k, v in play_exclude(cfg).items() if k.startswith("env.")}
     return {**env_only, "agent.max_new_tokens": "a model's answer length; the expert writes every turn",
-            "agent.stop": "where a model's answer is cut; the expert writes every turn"}
+            "agent.stop": "where a model's answer is cut; the expert writes every turn",
+            "agent.act": "how a model picks its action; the expert writes every turn",
+            "agent.skip_unchanged": "which actions a ranking model may pick; the expert writes every turn"}
 
 
 SPEC = register(StageSpec(

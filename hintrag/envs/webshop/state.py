@@ -88,9 +88,10 @@ def example_states(example: Any, task: str) -> list[dict[str, str]]:
 
 
 def page_without_instruction(observation: str, instruction: str) -> str:
-    """A page's text without the instruction every page repeats (and the site's name)."""
+    """A page's text without the instruction every page repeats (and the site's name), its entries
+    joined by " | " (one token where " [SEP] " is four)."""
     nodes = [n for n in observation.split(_SEP) if n.strip() not in ("WebShop", "Instruction:", instruction.strip())]
-    return _SEP.join(nodes)
+    return " | ".join(nodes)
 
 
 def decision_view(initial_observation: str, turns: list[tuple[str, str]], page_words: int) -> str:
