@@ -313,3 +313,12 @@ def test_the_loss_on_its_own_positions_equals_the_loss_on_the_full_logits(tiny_m
     assert positions.tolist() == [11, 12, 13, 29, 30, 31, 32, 37, 38]
     kept = smoother({"logits": model(input_ids=ids, logits_to_keep=positions).logits}, labels[:, positions + 1])
     assert float(kept) == pytest.approx(float(full), abs=1e-5)
+
+
+def test_gradient_checkpointing_follows_the_config(tmp_path: Path) -> None:
+    from hintrag.training.sft import sft_config
+
+    assert not sft_config(make_cfg(), tmp_path, "none", False).gradient_checkpointing
+    args = sft_config(make_cfg("train.gradient_checkpointing=true"), tmp_path, "none", False)
+    assert args.gradient_checkpointing and args.gradient_checkpointing_kwargs == {"use_reentrant": False}
+    assert make_cfg("experiment=small_webshop").train.gradient_checkpointing
