@@ -103,7 +103,7 @@ def _turns(live: list[_Live], agent: Agent, backend: Backend) -> list[Completion
     prompts = [agent.messages(x.opening, x.trace) for x in live]
     choose = [i for i, x in enumerate(live) if agent.act == "rank" and x.choices]
     offered = {i: candidates(live[i], agent.skip_unchanged) for i in choose}
-    write = [i for i in range(len(live)) if i not in set(choose)]
+    write = sorted(set(range(len(live))) - set(choose))
     out: list[Completion | None] = [None] * len(live)
     if write:
         requests = [Request(prompts[i], agent.max_new_tokens, agent.stop, session=live[i].spec.id) for i in write]
