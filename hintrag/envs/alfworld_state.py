@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hintrag.envs.base import actions_line, first_words
+
 NOTHING_HELD = "nothing"
 START = "starting point"
 
@@ -42,8 +44,5 @@ def goal(initial_observation: str) -> str:
 def decision_view(initial_observation: str, turns: list[tuple[str, str]], page_words: int) -> str:
     """A compact state for agent.prompt=decision: the room and task, the commands so far, and the
     last observation cut to `page_words` words. It keeps no memory of what earlier places showed."""
-    last = turns[-1][1] if turns else ""
-    words = last.split()
-    shown = " ".join(words[:page_words]) + (" ..." if len(words) > page_words else "")
-    lines = [initial_observation, f"Actions so far: {' | '.join(a for a, _ in turns) if turns else 'none'}"]
-    return "\n".join(lines + ([f"Last observation: {shown}"] if turns else []))
+    lines = [initial_observation, actions_line(turns)]
+    return "\n".join(lines + ([f"Last observation: {first_words(turns[-1][1], page_words)}"] if turns else []))

@@ -87,6 +87,17 @@ class Suite(Protocol):
         ...
 
 
+def first_words(text: str, n: int) -> str:
+    """`text` cut to its first `n` words, " ..." marking a cut (a decision prompt's page budget)."""
+    words = text.split()
+    return " ".join(words[:n]) + (" ..." if len(words) > n else "")
+
+
+def actions_line(turns: list[tuple[str, str]]) -> str:
+    """The actions of (action, observation) turns on one line, as decision prompts show them."""
+    return f"Actions so far: {' | '.join(a for a, _ in turns) if turns else 'none'}"
+
+
 def play_policy(episode: Episode, choose: Callable[[Observation], str], max_steps: int) -> Demo:
     """Play `episode` with a scripted policy until it ends or `max_steps` actions are taken."""
     obs = episode.reset()

@@ -10,7 +10,6 @@ returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hintrag.envs.base import Demo, EpisodeSpec
@@ -20,15 +19,7 @@ from hintrag.envs.webshop.pages import PER_PAGE
 if TYPE_CHECKING:
     from hintrag.envs.webshop.env import WebShopSuite
 
-@dataclass(frozen=True)
-class SearchPlan:
-    """What the oracle will type and on which results page the goal product then appears."""
-
-    query: str
-    page: int
-
-
-def plan_search(suite: "WebShopSuite", goal: Goal) -> SearchPlan | None:
+def plan_search(suite: "WebShopSuite", goal: Goal) -> str | None:
     """The instruction exactly as the page shows it, if the goal product is then on the first
     results page; else None: the goal gives no demonstration.
 
@@ -39,7 +30,7 @@ def plan_search(suite: "WebShopSuite", goal: Goal) -> SearchPlan | None:
     query = goal.instruction_text.strip()
     hits = suite.hits(query.lower())  # what the env looks up for search[query]
     if goal.asin in hits and hits.index(goal.asin) < PER_PAGE:
-        return SearchPlan(query, 1)
+        return query
     return None
 
 
@@ -49,11 +40,11 @@ def play_oracle(suite: "WebShopSuite", spec: EpisodeSpec, max_steps: int) -> Dem
     episode = suite.make(spec)
     obs = episode.reset()
     initial, steps = obs.text, []
-    plan = plan_search(suite, episode.goal)
-    if plan is None:
+    query = plan_search(suite, episode.goal)
+    if query is None:
         return Demo(episode.task, initial, [], False, 0.0, "no_plan")
     goal = episode.goal
-    actions = [f"search[{plan.query}]"] + ["click[Next >]"] * (plan.page - 1) + [f"click[{goal.asin}]"]
+    actions = [f"search[{query}]", f"click[{goal.asin}]"]
     actions += [f"click[{value}]" for value in goal.goal_options.values()]
     actions.append("click[Buy Now]")
     for action in actions:

@@ -26,6 +26,7 @@ class Clickable:
 
     kind: str  # button | link | radio
     option: str = ""
+    label: str = ""  # a button's text as the page shows it (clickables are keyed lower-case)
 
 
 @dataclass(frozen=True)
@@ -48,15 +49,11 @@ class Page:
         return [f"click[{label(name, target)}]" for name, target in self.clickables.items() if name != "search"]
 
 
-BUTTONS = ("Search", "Back to Search", "< Prev", "Next >", "Description", "Features", "Reviews", "Buy Now")
-_LABELS = {b.lower(): b for b in BUTTONS}
-
-
 def label(name: str, target: Clickable) -> str:
     """A clickable's text as the page shows it: a button's label, a product's ASIN in capitals, an
     option value as written (clickables are keyed lower-case, as the original's are)."""
     if target.kind == "button":
-        return _LABELS.get(name, name)
+        return target.label
     return name.upper() if target.kind == "link" else name
 
 
@@ -78,7 +75,7 @@ def join(nodes: Iterable[str]) -> str:
 
 
 def _buttons(*labels: str) -> dict[str, Clickable]:
-    return {label.lower(): Clickable("button") for label in labels}
+    return {text.lower(): Clickable("button", label=text) for text in labels}
 
 
 def start_page(instruction: str) -> Page:

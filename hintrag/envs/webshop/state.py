@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from hintrag.envs.base import actions_line, first_words
+
 NO_OPTIONS = "none"
 _SEP = " [SEP] "
 _RESULTS_PAGE = re.compile(r"\[SEP\] Page (\d+) \(Total results: \d+\)")
@@ -105,11 +107,8 @@ def decision_view(initial_observation: str, turns: list[tuple[str, str]], page_w
             page, answer = observation, ""
         else:
             answer = observation
-    words = page_without_instruction(page, instruction).split()
-    shown = " ".join(words[:page_words]) + (" ..." if len(words) > page_words else "")
-    lines = [f"Instruction: {instruction}",
-             f"Actions so far: {' | '.join(a for a, _ in turns) if turns else 'none'}",
-             f"Current page: {where.page}", f"Options chosen: {where.options}"]
+    lines = [f"Instruction: {instruction}", actions_line(turns), f"Current page: {where.page}",
+             f"Options chosen: {where.options}"]
     if answer:
         lines.append(f"Last answer: {answer}")
-    return "\n".join(lines + [f"Page: {shown}"])
+    return "\n".join(lines + [f"Page: {first_words(page_without_instruction(page, instruction), page_words)}"])
