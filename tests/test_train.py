@@ -321,4 +321,3 @@ def test_gradient_checkpointing_follows_the_config(tmp_path: Path) -> None:
     assert not sft_config(make_cfg(), tmp_path, "none", False).gradient_checkpointing
     args = sft_config(make_cfg("train.gradient_checkpointing=true"), tmp_path, "none", False)
     assert args.gradient_checkpointing and args.gradient_checkpointing_kwargs == {"use_reentrant": False}
-    assert make_cfg("experiment=small_webshop").train.gradient_checkpointing
