@@ -113,7 +113,7 @@ def test_bf16_if_native_follows_the_device_that_runs_the_weights(
 def test_small_presets_hash_the_dtype_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  preset: str, flags: str, dtype: str) -> None:
     """The preset's `${bf16_if_native:...}` is resolved before hashing: on a native-bf16 CPU its keys are
-    those of the literal `bfloat16` (the README's measured runs), elsewhere those of `float32`; the
+    those of the literal `bfloat16` (the measured runs in docs/results/), elsewhere those of `float32`; the
     local extractor follows."""
     _cpuinfo(tmp_path, monkeypatch, flags)
     monkeypatch.setattr(machine, "_NVIDIA", tmp_path / "absent")

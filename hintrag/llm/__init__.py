@@ -41,7 +41,7 @@ def not_result(backend: DictConfig) -> dict[str, str]:
 def batch_not_result(backend: DictConfig) -> dict[str, str]:
     """`batch_size` where it cannot change an answer. A local engine decodes a batch together, and in
     bfloat16 a greedy pick can depend on its batch mates (2 of 10 WebShop goals played differently at
-    batch 1 and 8: README, Run store), so there it is hashed; a server answers each request alone."""
+    batch 1 and 8: docs/results/bf16_batching.md), so there it is hashed; a server answers each request alone."""
     return {} if is_local(backend) else {"batch_size": "requests sent at once to a server, which answers each alone"}
 
 
