@@ -9,7 +9,7 @@ All train on the same examples, built from the upstream run of this config exact
 default both): `trl`, what a user would write from trl's docs (SFTTrainer on the messages with
 its defaults: full-sequence loss, the model's own chat template) with the same LoRA and batch
 settings; `loop`, the issue's blind probe: a full fine-tune in a bare PyTorch loop (AdamW, one
-example per forward, full-sequence loss), the recipe that ran at 184 tokens/s on this machine.
+example per forward, full-sequence loss), the recipe that ran at 184 tokens/s in the issue.
 Prints tokens seen, wall time and tokens/s of each and the ratios. Nothing is written to the run
 store; the adapters go to a temporary folder.
 """
