@@ -16,6 +16,7 @@ store; the adapters go to a temporary folder.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -65,8 +66,6 @@ def plain_trl(cfg: DictConfig, train_file: Path, out: Path) -> dict[str, float]:
 
 def plain_loop(cfg: DictConfig, train_file: Path) -> dict[str, float]:
     """The probe: every weight trained, a bare loop, one example per forward, no padding."""
-    import json
-
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
