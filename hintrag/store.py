@@ -11,11 +11,8 @@ stage's key from the same config, never by a path the user passes around.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
-import os
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +21,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hintrag import machine, stagespec
+from hintrag.files import append_jsonl, atomic_write_json, atomic_write_text, json_digest, read_jsonl
 from hintrag.errors import ConfigError
 from hintrag.stagespec import Link
 
@@ -81,60 +79,13 @@ def signature(stage: str, cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def digest(sig: Mapping[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(sig, sort_keys=True, default=str).encode()).hexdigest()[:8]
-
-
-def folder_digest(folder: Path) -> str:
-    """12 hex digits of the sha1 of a folder's files, names and bytes: equal contents, equal digest
-    (an adapter's weights, a student's dataset)."""
-    h = hashlib.sha1()
-    for file in sorted(p for p in folder.iterdir() if p.is_file()):
-        h.update(file.name.encode() + b"\0" + file.read_bytes())
-    return h.hexdigest()[:12]
+digest = json_digest  # a signature's 8-digit hash, the tail of a run key
 
 
 def run_key(stage: str, cfg: DictConfig) -> str:
     """Readable prefix plus 8 hex digits of the signature's hash, e.g. <env>-react-smollm2-135m-<split>-s0-1a2b3c4d."""
     parts = stagespec.get(stage).name_parts(cfg)
     return "-".join(str(p) for p in [*parts, digest(signature(stage, cfg))])
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the records of an append-only JSONL file; a torn last line (killed writer) is dropped with a warning."""
-    if not path.exists():
-        return
-    with path.open() as handle:
-        lines = handle.read().split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError:
-            if number >= len(lines) - 1:
-                log.warning("%s: dropping torn last line %d (an interrupted write)", path, number)
-            else:
-                raise
 
 
 @dataclass
@@ -147,27 +98,7 @@ class Run:
 
     def append(self, name: str, record: dict[str, Any]) -> None:
         """Append one JSON record and fsync it, so a finished item survives a kill."""
-        target = self.path / name
-        self._repair_tail(target)
-        with target.open("a") as handle:
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    @staticmethod
-    def _repair_tail(target: Path) -> None:
-        """Cut a torn last line left by a killed writer, so new records start on a fresh line."""
-        if not target.exists() or target.stat().st_size == 0:
-            return
-        with target.open("rb+") as handle:
-            handle.seek(-1, os.SEEK_END)
-            if handle.read(1) == b"\n":
-                return
-            handle.seek(0)
-            data = handle.read()
-            cut = data.rfind(b"\n") + 1
-            log.warning("%s: truncating a torn last line of %d bytes", target, len(data) - cut)
-            handle.truncate(cut)
+        append_jsonl(self.path / name, record)
 
     def records(self, name: str) -> list[dict[str, Any]]:
         """Records of `name` and of its shard files (`stem.shard<i>of<n>.jsonl`), in file order."""

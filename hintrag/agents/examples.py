@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hintrag.store import atomic_write_text
+from hintrag.files import atomic_write_text
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 

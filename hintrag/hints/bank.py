@@ -17,6 +17,8 @@ from typing import Iterable, Sequence
 from omegaconf import DictConfig
 from rapidfuzz import fuzz, process
 
+from hintrag.files import atomic_write_json
+
 HINT_TYPES = ("precondition", "affordance", "ordering", "failure-pattern", "best-practice", "goal-clarification")
 
 
@@ -78,8 +80,6 @@ class Bank:
         return next(h for h in self.hints if h.id == hint_id)
 
     def save(self, path: Path) -> None:
-        from hintrag.store import atomic_write_json
-
         atomic_write_json(path, {"hints": [asdict(h) for h in self.hints]})
 
     @classmethod

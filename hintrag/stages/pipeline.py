@@ -21,7 +21,8 @@ from omegaconf import DictConfig
 from hintrag import stagespec
 from hintrag.envs import make_suite
 from hintrag.errors import StepFailed
-from hintrag.store import folder_digest, run_key, upstream, with_values
+from hintrag.files import folder_digest
+from hintrag.store import run_key, upstream, with_values
 from hintrag.usage import describe
 from hintrag.validate import validate_model
 from hintrag.workers import Finished, RunStage, Steps

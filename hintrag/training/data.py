@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from hintrag.agents import Agent
 from hintrag.llm.base import Message
 from hintrag.records import StepRecord
-from hintrag.store import atomic_write_text
+from hintrag.files import atomic_write_text
 
 
 @dataclass
