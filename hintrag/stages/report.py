@@ -1,6 +1,7 @@
 """`mode=report`: the paper's tables and Figure 3 for this config's env, split, model and agents.
 
-Its upstream links name the run behind each regime; the report finds those runs by signature.
+Its upstream links (hintrag.stagegraph.report_links) name the run behind each regime; the report
+finds those runs by signature.
 """
 
 from __future__ import annotations
@@ -13,29 +14,8 @@ from omegaconf import DictConfig
 from hintrag import report
 from hintrag.envs import make_suite
 from hintrag.play import select_episodes
-from hintrag.stagespec import Link, StageSpec, no_exclude, register
-from hintrag.store import atomic_write_text, open_run, signature, upstream
-
-STUDENT_REGIMES = {"sft": "SFT", "distill": "Distill"}  # train.regime -> the report's row
-
-
-def links(cfg: DictConfig) -> list[Link]:
-    """The runs behind the rows: the env's reference policy, Base, RAG (this k), then a student per
-    training regime."""
-    students = [Link("eval", {"train.regime": regime, "eval.student": True}, label)
-                for regime, label in STUDENT_REGIMES.items()]
-    return [Link("reference", {}, "Reference"), Link("rollout", {}, "Base"), Link("teacher", {}, "RAG"), *students]
-
-
-SPEC = register(StageSpec(
-    name="report",
-    describe=lambda cfg: f"report on {cfg.split}",
-    keys=("n_episodes", "report"),  # which episodes the table covers; the runs are hashed as upstream
-    exclude=no_exclude,
-    upstream=links,
-    name_parts=lambda cfg: [cfg.env.name, "-".join(cfg.report.agents), cfg.model.name, cfg.split, f"s{cfg.seed}"],
-    artifacts={"table": "table.md", "figure": "figure3.png"},
-))
+from hintrag.files import atomic_write_text
+from hintrag.store import open_run, signature, upstream
 
 
 def scan(cfg: DictConfig, root: Path, ids: list[str]) -> list[report.Cell]:
