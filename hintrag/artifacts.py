@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hintrag import stagegraph
 from hintrag.errors import ConfigError
-from hintrag.hints.bank import Bank
+from hintrag.hints.hintbank import Bank
 from hintrag.stagespec import WARM_START, Link
 from hintrag.store import Run, by_episode_order, inputs, locate_run, upstream
 

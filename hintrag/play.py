@@ -16,7 +16,7 @@ from hintrag.envs import EpisodeSpec, Suite, make_suite
 from hintrag.errors import ConfigError
 from hintrag.llm import Backend, make_backend
 from hintrag.metrics import episode_metrics
-from hintrag.rollout import Hinting, limits_from, play
+from hintrag.episodes import Hinting, limits_from, play
 from hintrag.shards import missing, shard_of
 from hintrag.stagegraph import ERRORS, TRAJECTORIES
 from hintrag.store import Run, open_run, unique_by

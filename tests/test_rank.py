@@ -16,7 +16,7 @@ from hintrag.envs import make_suite
 from hintrag.errors import ConfigError
 from hintrag.llm import Completion, make_backend
 from hintrag.llm.base import RankRequest, Ranking, answer_ids, chat_prompt_text
-from hintrag.rollout import Limits, play, ranked
+from hintrag.episodes import Limits, play, ranked
 from hintrag.validate import validate_common
 
 CHAT = [{"role": "system", "content": "You are shopping. Answer with one action."},

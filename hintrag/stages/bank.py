@@ -8,7 +8,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hintrag.artifacts import hint_bank
-from hintrag.hints.bank import render
+from hintrag.hints.hintbank import render
 
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:

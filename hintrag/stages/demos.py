@@ -12,7 +12,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hintrag.agents import make_agent
-from hintrag.demos import demo_games, demonstrate
+from hintrag.scripted import demo_games, demonstrate
 from hintrag.envs import make_suite
 from hintrag.errors import ConfigError
 from hintrag.metrics import episode_metrics

@@ -18,8 +18,8 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from hintrag.artifacts import trajectories
-from hintrag.hints.bank import Bank, Candidate, deduplicate
-from hintrag.hints.extract import HINTS_SCHEMA, extraction_messages, parse_hints, trace_text
+from hintrag.hints.hintbank import Bank, Candidate, deduplicate
+from hintrag.hints.writer import HINTS_SCHEMA, extraction_messages, parse_hints, trace_text
 from hintrag.llm import Request, make_backend
 from hintrag.llm.base import ERROR
 from hintrag.stagegraph import BANK, PROPOSALS

@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hintrag.demos import policy_record
+from hintrag.scripted import policy_record
 from hintrag.envs import make_suite
 from hintrag.metrics import episode_metrics
 from hintrag.play import select_episodes

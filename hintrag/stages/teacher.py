@@ -15,7 +15,7 @@ from hintrag.artifacts import hint_bank
 from hintrag.hints.retrieval import make_retriever
 from hintrag.llm import Backend
 from hintrag.play import play_stage
-from hintrag.rollout import Hinting
+from hintrag.episodes import Hinting
 
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
