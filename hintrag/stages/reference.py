@@ -31,7 +31,7 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     for spec in todo:
         started = time.perf_counter()
         demo = suite.reference(spec, int(cfg.max_steps), int(cfg.seed))
-        record = policy_record(spec, demo, suite.nothing_text, time.perf_counter() - started).to_dict()
+        record = policy_record(spec, demo, suite.failures, time.perf_counter() - started).to_dict()
         out.append(TRAJECTORIES, record)
         seen[spec.id] = record
     metrics = episode_metrics([seen[s.id] for s in specs])
