@@ -10,7 +10,7 @@ import time
 from collections import defaultdict
 
 from hintrag.agents import Agent
-from hintrag.agents.examples import ExampleEpisode, ExampleStep
+from hintrag.envs.examples import ExampleEpisode, ExampleStep
 from hintrag.envs import EpisodeSpec, Failures, Suite
 from hintrag.envs.base import Demo
 from hintrag.records import EpisodeRecord, StepRecord

@@ -14,7 +14,7 @@ from typing import Any
 
 from hintrag.files import atomic_write_text
 
-EXAMPLES_DIR = Path(__file__).parent / "examples"
+EXAMPLES_DIR = Path(__file__).parent / "example_data"  # <env>.json traces, <env>_thoughts.json thoughts
 
 
 @dataclass(frozen=True)
