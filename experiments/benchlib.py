@@ -14,7 +14,7 @@ from hintrag.agents import make_agent  # noqa: E402
 from hintrag.envs import make_suite  # noqa: E402
 from hintrag.llm import Request, make_backend  # noqa: E402
 from hintrag.records import EpisodeRecord  # noqa: E402
-from hintrag.rollout import limits_from, play  # noqa: E402
+from hintrag.episodes import limits_from, play  # noqa: E402
 from hintrag.play import select_episodes  # noqa: E402
 
 

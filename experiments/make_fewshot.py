@@ -18,7 +18,7 @@ import hydra
 from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hintrag.agents.examples import save_examples  # noqa: E402
+from hintrag.envs.examples import save_examples  # noqa: E402
 from hintrag.envs import make_suite  # noqa: E402
 from hintrag.envs.alfworld import TASK_TYPES  # noqa: E402
 
@@ -45,7 +45,7 @@ def choose_examples(suite: Any) -> dict[str, dict[str, Any]]:
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    """Build the examples from `env.data_dir` and write the JSON file beside the agents."""
+    """Build the examples from `env.data_dir` and write the JSON file under hintrag/envs/example_data/"""
     start = time.perf_counter()
     examples = choose_examples(make_suite(cfg.env))
     path = save_examples("alfworld", "alfworld 0.4.2 handcoded expert on train games", examples)

@@ -21,7 +21,7 @@ import hydra
 from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hintrag.agents.examples import save_examples  # noqa: E402
+from hintrag.envs.examples import save_examples  # noqa: E402
 from hintrag.envs import make_suite  # noqa: E402
 from hintrag.errors import ConfigError  # noqa: E402
 
@@ -50,7 +50,7 @@ def choose_examples(suite: Any) -> dict[str, dict[str, Any]]:
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    """Play the oracle on `env.data_dir` and write the JSON file beside the agents."""
+    """Play the oracle on `env.data_dir` and write the JSON file under hintrag/envs/example_data/"""
     if cfg.env.name != "webshop":
         raise ConfigError(f"env={cfg.env.name}: this script builds WebShop examples (env=webshop)")
     start = time.perf_counter()

@@ -1,6 +1,5 @@
 """Playing a split into a stage's run folder, for every stage that plays (Stage A, the teacher,
-evaluation), and reading the episodes an upstream run played. Stages call this library; no
-stage imports another.
+evaluation). Stages call this library; no stage imports another.
 """
 
 from __future__ import annotations
@@ -12,38 +11,18 @@ from typing import Any, Callable
 
 from omegaconf import DictConfig
 
-from hintrag import envs, llm
 from hintrag.agents import make_agent
 from hintrag.envs import EpisodeSpec, Suite, make_suite
 from hintrag.errors import ConfigError
 from hintrag.llm import Backend, make_backend
 from hintrag.metrics import episode_metrics
-from hintrag.rollout import Hinting, limits_from, play
+from hintrag.episodes import Hinting, limits_from, play
 from hintrag.shards import missing, shard_of
-from hintrag.stagespec import Exclude, prefixed
-from hintrag.store import Run, by_episode_order, locate_run, missing_input, open_run, inputs, unique_by
+from hintrag.stagegraph import ERRORS, TRAJECTORIES
+from hintrag.store import Run, open_run, unique_by
 from hintrag.validate import validate_model
 
 log = logging.getLogger(__name__)
-
-TRAJECTORIES = "trajectories.jsonl"
-TRAJECTORY_FILES = "trajectories*.jsonl"  # one file per shard when sharded
-ERRORS = "errors.jsonl"  # episodes whose model calls failed after retries; they are played again on a rerun
-
-# What decides an episode's play: the game, the prompt, the weights, the decoding, the engine, the limits,
-# and for a local engine the batch its model calls are made in (llm.batch_not_result).
-PLAY_KEYS = ("env", "agent", "model", "generation", "backend", "seed", "split", "max_steps", "batch_size")
-
-
-def play_exclude(cfg: DictConfig) -> Exclude:
-    """The env's and the engine's keys that do not change an episode (declared by each env and backend)."""
-    return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend)),
-            **llm.batch_not_result(cfg.backend)}
-
-
-def play_parts(cfg: DictConfig) -> list[str]:
-    return [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.split, f"s{cfg.seed}"]
-
 
 def select_episodes(suite: Suite, split: str, n_episodes: int | None) -> list[EpisodeSpec]:
     """The first `n_episodes` of the split in the env's deterministic order (all when null)."""
@@ -51,17 +30,6 @@ def select_episodes(suite: Suite, split: str, n_episodes: int | None) -> list[Ep
     if n_episodes is not None and n_episodes > len(specs):
         log.warning("n_episodes=%d but %s has %d episodes; playing all of them", n_episodes, split, len(specs))
     return specs if n_episodes is None else specs[:n_episodes]
-
-
-def upstream_trajectories(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
-    """The episodes of the run `stage` reads (found by its key), in episode-id order, or one
-    error naming the command that makes them."""
-    (link, src), = inputs(stage, cfg)
-    source = locate_run(link.stage, src, root)
-    records = by_episode_order(source.records(TRAJECTORIES))
-    if not records:
-        raise missing_input(link, src, cfg, "trajectories", source.path)
-    return source, records
 
 
 def _keep(run: Run, name: str, record: dict[str, Any], seen: dict[str, dict[str, Any]]) -> None:

@@ -1,12 +1,6 @@
-"""Stage declarations: what decides a stage's result, what it reads, where it writes.
+"""What a stage declares, and how its declaration turns a config into the values its run key hashes.
 
-Each stage module declares one `StageSpec` next to its `run` (the way dora treats an experiment
-as a signature). Everything that needs the stage graph reads these declarations and keeps no
-list of its own: the store hashes run keys from them, the pipeline walks their upstream links,
-the report matches runs by the signatures they give, tracking logs their artifacts, validation
-checks their choices, and a missing input names the command that makes it. Adding a stage is
-one module (plus its config).
-
+The declarations themselves are in hintrag.stagegraph, the one file that holds the stage graph.
 A stage's key hashes whole config groups (`keys`) minus an explicit `exclude` map of dotted
 prefixes to the reason each one does not change the result (paths, caches, speed and logging
 knobs, aliases). A census test walks every config leaf and fails on any that is neither hashed
@@ -15,7 +9,6 @@ by some stage nor excluded with a reason.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -47,20 +40,10 @@ class StageSpec:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # key -> allowed values
     loads_model: Callable[[DictConfig], str | None] = lambda cfg: None  # the config key of the model it plays
     # or trains ("model", "extractor.model"), whose warm start (<key>.warm_start) is then an input
+    module: str = ""  # hintrag.stages.<module> holds its `run(cfg, root)`; empty: the stage's name
 
 
 WARM_START = "warm start"  # the label of the link to the behaviour-cloning run a warm-started model merges
-
-
-def warm_start_link(cfg: DictConfig, model_key: str = "model") -> Link | None:
-    """The BC train run (mode=train train.regime=bc, on the plain weights, with the warm_start
-    recipe) whose adapter <model_key>.warm_start=bc merges into the weights; None when it is off.
-    The BC run always trains `model` (the agent's); warmstart.check keeps another key's model the same."""
-    if not OmegaConf.select(cfg, f"{model_key}.warm_start"):
-        return None
-    recipe = {f"train.{key}": value for key, value in cfg.warm_start.items()}  # every warm_start.* key overrides train.*
-    return Link("train", {"train.regime": "bc", **recipe, "model.warm_start": None,
-                          "model.warm_adapter": None, "model.adapter": None}, WARM_START)
 
 
 def no_links(cfg: DictConfig) -> list[Link]:
@@ -69,30 +52,6 @@ def no_links(cfg: DictConfig) -> list[Link]:
 
 def no_exclude(cfg: DictConfig) -> Exclude:
     return {}
-
-
-_STAGES: dict[str, StageSpec] = {}
-
-
-def register(spec: StageSpec) -> StageSpec:
-    """Called by each stage module at import; a name registered twice is a programming error."""
-    if spec.name in _STAGES and _STAGES[spec.name] is not spec:
-        raise RuntimeError(f"stage {spec.name!r} declared twice")
-    _STAGES[spec.name] = spec
-    return spec
-
-
-def stages() -> dict[str, StageSpec]:
-    """Every declared stage (importing the stage package declares them all)."""
-    importlib.import_module("hintrag.stages")
-    return dict(_STAGES)
-
-
-def get(name: str) -> StageSpec:
-    found = stages()
-    if name not in found:
-        raise KeyError(f"no stage {name!r}; declared: {', '.join(found)}")
-    return found[name]
 
 
 def prefixed(prefix: str, exclude: Exclude) -> dict[str, str]:

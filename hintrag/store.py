@@ -1,7 +1,7 @@
 """Run store: every stage writes into a folder named by the config keys that decide its result.
 
 The folder name is a readable prefix plus a short hash of a *signature*: the config leaves the
-stage's declaration (hintrag.stagespec) hashes, and in full the signatures of the runs it reads.
+stage's declaration (hintrag.stagegraph) hashes, and in full the signatures of the runs it reads.
 Rerunning the same config lands in the same folder and resumes; knobs that only change speed
 (batch size, device, caching), scope (n_episodes) or logging are excluded, each with its reason,
 so changing them reuses finished work. Later stages find their inputs by computing the upstream
@@ -11,11 +11,8 @@ stage's key from the same config, never by a path the user passes around.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
-import os
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +20,10 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from hintrag import machine, stagespec
+from hintrag import machine, stagegraph, stagespec
+from hintrag.files import append_jsonl, atomic_write_json, atomic_write_text, json_digest, read_jsonl
 from hintrag.errors import ConfigError
-from hintrag.stagespec import Link
+from hintrag.stagespec import WARM_START, Link
 
 log = logging.getLogger(__name__)
 
@@ -61,80 +59,33 @@ def with_values(cfg: DictConfig, values: Mapping[str, Any]) -> DictConfig:
 def upstream(stage: str, cfg: DictConfig) -> list[tuple[Link, DictConfig]]:
     """The runs `stage` reads under `cfg`: each link with the config that upstream run has; the
     warm start's BC run last, for stages that load a warm-started model."""
-    spec = stagespec.get(stage)
+    spec = stagegraph.get(stage)
     links = list(spec.upstream(cfg))
     model_key = spec.loads_model(cfg)
-    warm = stagespec.warm_start_link(cfg, model_key) if model_key else None
+    warm = stagegraph.warm_start_link(cfg, model_key) if model_key else None
     return [(link, with_values(cfg, link.overrides)) for link in links + ([warm] if warm else [])]
 
 
 def inputs(stage: str, cfg: DictConfig) -> list[tuple[Link, DictConfig]]:
     """The runs whose data `stage` reads: its upstream without the warm start (which is weights)."""
-    return [(link, up) for link, up in upstream(stage, cfg) if link.label != stagespec.WARM_START]
+    return [(link, up) for link, up in upstream(stage, cfg) if link.label != WARM_START]
 
 
 def signature(stage: str, cfg: DictConfig) -> dict[str, Any]:
     """What decides `stage`'s output: its hashed config values and, in full, those of its upstream chain."""
     return {
-        "schema": SCHEMA, "stage": stage, "values": stagespec.hashed(stagespec.get(stage), cfg),
+        "schema": SCHEMA, "stage": stage, "values": stagespec.hashed(stagegraph.get(stage), cfg),
         "upstream": [signature(link.stage, up) for link, up in upstream(stage, cfg)],
     }
 
 
-def digest(sig: Mapping[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(sig, sort_keys=True, default=str).encode()).hexdigest()[:8]
-
-
-def folder_digest(folder: Path) -> str:
-    """12 hex digits of the sha1 of a folder's files, names and bytes: equal contents, equal digest
-    (an adapter's weights, a student's dataset)."""
-    h = hashlib.sha1()
-    for file in sorted(p for p in folder.iterdir() if p.is_file()):
-        h.update(file.name.encode() + b"\0" + file.read_bytes())
-    return h.hexdigest()[:12]
+digest = json_digest  # a signature's 8-digit hash, the tail of a run key
 
 
 def run_key(stage: str, cfg: DictConfig) -> str:
     """Readable prefix plus 8 hex digits of the signature's hash, e.g. <env>-react-smollm2-135m-<split>-s0-1a2b3c4d."""
-    parts = stagespec.get(stage).name_parts(cfg)
+    parts = stagegraph.get(stage).name_parts(cfg)
     return "-".join(str(p) for p in [*parts, digest(signature(stage, cfg))])
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the records of an append-only JSONL file; a torn last line (killed writer) is dropped with a warning."""
-    if not path.exists():
-        return
-    with path.open() as handle:
-        lines = handle.read().split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError:
-            if number >= len(lines) - 1:
-                log.warning("%s: dropping torn last line %d (an interrupted write)", path, number)
-            else:
-                raise
 
 
 @dataclass
@@ -147,27 +98,7 @@ class Run:
 
     def append(self, name: str, record: dict[str, Any]) -> None:
         """Append one JSON record and fsync it, so a finished item survives a kill."""
-        target = self.path / name
-        self._repair_tail(target)
-        with target.open("a") as handle:
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    @staticmethod
-    def _repair_tail(target: Path) -> None:
-        """Cut a torn last line left by a killed writer, so new records start on a fresh line."""
-        if not target.exists() or target.stat().st_size == 0:
-            return
-        with target.open("rb+") as handle:
-            handle.seek(-1, os.SEEK_END)
-            if handle.read(1) == b"\n":
-                return
-            handle.seek(0)
-            data = handle.read()
-            cut = data.rfind(b"\n") + 1
-            log.warning("%s: truncating a torn last line of %d bytes", target, len(data) - cut)
-            handle.truncate(cut)
+        append_jsonl(self.path / name, record)
 
     def records(self, name: str) -> list[dict[str, Any]]:
         """Records of `name` and of its shard files (`stem.shard<i>of<n>.jsonl`), in file order."""
@@ -203,7 +134,7 @@ def check_store(root: Path) -> None:
 
 def _stage_folders(root: Path) -> list[Path]:
     """The store's stage folders that hold at least one run."""
-    return [root / name for name in stagespec.stages() if (root / name).is_dir() and any((root / name).iterdir())]
+    return [root / name for name in stagegraph.STAGES if (root / name).is_dir() and any((root / name).iterdir())]
 
 
 def open_run(stage: str, cfg: DictConfig, root: Path) -> Run:
@@ -264,25 +195,6 @@ def by_episode_order(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     dataset) then depends neither on the order episodes finished (batch size, shards, resumes)
     nor on the env's listing order (env.order, which is scope)."""
     return [rec for _, rec in sorted(unique_by(records, "episode_id").items())]
-
-
-def override_value(value: Any) -> str:
-    """`value` as Hydra's command-line grammar reads it back (None is `null` there, not `None`)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)) or OmegaConf.is_list(value):
-        return "[" + ",".join(override_value(item) for item in value) + "]"
-    return str(value)
-
-
-def missing_input(link: Link, up: DictConfig, cfg: DictConfig, what: str, path: Path) -> ConfigError:
-    """The error for an upstream run that is not there: where it was looked for, and the command that makes it."""
-    changed = {k: v for k, v in link.overrides.items() if OmegaConf.select(cfg, k) != v or k == "split"}
-    args = " ".join(f"{k}={override_value(v)}" for k, v in {"mode": link.stage, **changed}.items())
-    title = stagespec.get(link.stage).describe(up)
-    return ConfigError(f"no {what} of {title} at {path}; run `python run.py {args}` with the same settings first")
 
 
 def made(root: Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
-from hintrag import stagespec
+from hintrag import stagegraph
 
 _SECRET = re.compile(r"(api_?key|token|secret|password)$", re.IGNORECASE)
 
@@ -67,7 +67,7 @@ class WandbTracker:
     def tags(self, mode: str, cfg: DictConfig) -> list[str]:
         """Stage, env, agent and model, then the readable parts of the run folder's name (split, seed, k, ...)."""
         named = [f"stage:{mode}", f"env:{cfg.env.name}", f"agent:{cfg.agent.name}", f"model:{cfg.model.name}"]
-        return named + [str(p) for p in stagespec.get(mode).name_parts(cfg)]
+        return named + [str(p) for p in stagegraph.get(mode).name_parts(cfg)]
 
     @contextmanager
     def stage(self, mode: str, cfg: DictConfig) -> Iterator[None]:
@@ -78,7 +78,7 @@ class WandbTracker:
             project=str(cfg.logger.project), group=str(cfg.logger.group), job_type=mode, tags=self.tags(mode, cfg),
             config=public_config(cfg), dir=str(self.dir), reinit="finish_previous",
         )
-        self.artifacts = dict(stagespec.get(mode).artifacts)
+        self.artifacts = dict(stagegraph.get(mode).artifacts)
         try:
             yield
         finally:

@@ -13,7 +13,7 @@ from hintrag.hints.retrieval import RETRIEVERS
 from hintrag.llm import BACKENDS
 from hintrag.llm.base import RANKERS
 from hintrag.llm.models import resolve_source
-from hintrag import stagespec
+from hintrag import stagegraph
 from hintrag.machine import emulated_bf16
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,10 @@ def _one_of(key: str, value: object, allowed: tuple[str, ...]) -> None:
 
 def _choices(cfg: DictConfig) -> None:
     """Values the stages declare a choice for (e.g. train.regime), and the pipeline's student regimes."""
-    for spec in stagespec.stages().values():
+    for spec in stagegraph.STAGES.values():
         for key, allowed in spec.choices.items():
             _one_of(key, OmegaConf.select(cfg, key), allowed)
-    students = tuple(sorted(link.overrides["train.regime"] for link in stagespec.get("report").upstream(cfg)
+    students = tuple(sorted(link.overrides["train.regime"] for link in stagegraph.report_links(cfg)
                             if "train.regime" in link.overrides))  # the students the report has a row for
     for regime in cfg.pipeline.regimes:
         _one_of("pipeline.regimes", regime, students)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hintrag import stagespec
+from hintrag import stagegraph
+from hintrag.artifacts import adapter
 from hintrag.errors import ConfigError
-from hintrag.store import locate_run, missing_input, upstream, with_values
+from hintrag.store import with_values
 
 KINDS = ("bc",)  # what model.warm_start may name
 
@@ -41,11 +42,7 @@ def _check_extractor(cfg: DictConfig) -> None:
 
 def warm_started(stage: str, cfg: DictConfig, root: Path) -> DictConfig:
     """`cfg` with <model key>.warm_adapter set to the BC run's adapter, for a stage that loads a model."""
-    found = [(link, up) for link, up in upstream(stage, cfg) if link.label == stagespec.WARM_START]
-    if not found:
+    model_key = stagegraph.get(stage).loads_model(cfg)
+    if not model_key or stagegraph.warm_start_link(cfg, model_key) is None:
         return cfg
-    (link, up), = found
-    adapter = locate_run(link.stage, up, root).path / stagespec.get(link.stage).artifacts["adapter"]
-    if not (adapter / "adapter_config.json").is_file():
-        raise missing_input(link, up, cfg, "warm-start adapter", adapter)
-    return with_values(cfg, {f"{stagespec.get(stage).loads_model(cfg)}.warm_adapter": str(adapter)})
+    return with_values(cfg, {f"{model_key}.warm_adapter": str(adapter(stage, cfg, root, warm_start=True))})

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hintrag.agents import AGENTS, make_agent
-from hintrag.agents.examples import ExampleEpisode, ExampleStep
+from hintrag.envs.examples import ExampleEpisode, ExampleStep
 from hintrag.agents.stateact import read_block
 from hintrag.envs.alfworld_state import example_states
 from hintrag.errors import ConfigError

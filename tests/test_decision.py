@@ -17,7 +17,7 @@ from hintrag.envs.webshop.state import decision_view
 from hintrag.llm import Completion
 from hintrag.llm.base import RankRequest, Ranking
 from hintrag.records import StepRecord
-from hintrag.rollout import Limits, play
+from hintrag.episodes import Limits, play
 from hintrag.training import data
 from hintrag.training.template import CHATML_TRAINING
 

@@ -9,7 +9,7 @@ from conftest import make_cfg
 
 from hintrag import store
 from hintrag.agents import make_agent
-from hintrag.demos import demo_games
+from hintrag.scripted import demo_games
 from hintrag.envs import make_suite
 from hintrag.errors import ConfigError
 from hintrag.play import select_episodes

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hintrag.hints.bank import Bank, Candidate, deduplicate, render
-from hintrag.hints.extract import HINTS_SCHEMA, parse_hints, trace_text
+from hintrag.hints.hintbank import Bank, Candidate, deduplicate, render
+from hintrag.hints.writer import HINTS_SCHEMA, parse_hints, trace_text
 
 GOOD = json.dumps({"hints": [{"text": "Open {receptacle} before taking from it.", "type": "precondition"},
                              {"text": "Check each {receptacle} only once.", "type": "failure-pattern"}]})

@@ -6,7 +6,7 @@ import pytest
 from conftest import make_cfg
 
 from hintrag.agents import make_agent
-from hintrag.agents.examples import load_examples
+from hintrag.envs.examples import load_examples
 from hintrag.envs.alfworld import TASK_TYPES
 
 AGENT = make_agent(make_cfg().agent, make_cfg().env)

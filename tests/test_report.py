@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, tiny_overrides
 
-from hintrag import report
+from hintrag import tables as report
 
 SECRET = "sk-hintrag-report-test-123"
 

@@ -7,7 +7,7 @@ from conftest import make_cfg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hintrag.hints.bank import Bank, Hint
+from hintrag.hints.hintbank import Bank, Hint
 from hintrag.hints.retrieval import make_retriever, parse_indices
 from hintrag.llm.base import Completion, Request
 

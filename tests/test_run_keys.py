@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import CONF, make_cfg
 
-from hintrag import stagespec, store
+from hintrag import stagegraph, stagespec, store
 from hintrag.errors import ConfigError
 from hintrag.stagespec import config_leaves, excluded, hashed, is_excluded
 
@@ -26,7 +26,7 @@ EXTRA = [["extractor=gpt-4o"], ["logger=wandb"], ["retrieval=bm25"], ["generatio
 
 def census(cfg) -> tuple[set[str], dict[str, set[str]]]:
     """Leaves no stage hashes nor excludes, and each stage's excluded leaves."""
-    specs = stagespec.stages().values()
+    specs = stagegraph.stages().values()
     covered: set[str] = set()
     per_stage: dict[str, set[str]] = {}
     leaves = config_leaves(cfg)
@@ -54,7 +54,7 @@ def test_exclude_lists_name_real_keys_and_say_why() -> None:
     for (env, agent, model, backend), extractor in itertools.product(sample, ("local", "gpt-4o")):
         cfg = make_cfg(f"env={env}", f"agent={agent}", f"model={model}", f"backend={backend}", f"extractor={extractor}")
         leaves = config_leaves(cfg)
-        for spec in stagespec.stages().values():
+        for spec in stagegraph.stages().values():
             for prefix, why in excluded(spec, cfg).items():
                 assert why.strip(), f"{spec.name}: {prefix} has no reason"
                 declared.add(f"{spec.name}:{prefix}")

@@ -103,7 +103,7 @@ def test_small_presets_warm_start_the_embedded_model_and_evaluate_the_whole_spli
 @pytest.mark.parametrize("preset", ["small_alfworld", "small_webshop", "quick_webshop"])
 def test_a_small_presets_demo_games_are_not_the_games_stage_a_and_the_teacher_play(
         preset: str, alfworld_data: Path, webshop_data: Path) -> None:
-    from hintrag.demos import demo_games
+    from hintrag.scripted import demo_games
     from hintrag.envs import make_suite
 
     cfg = make_cfg(f"experiment={preset}")

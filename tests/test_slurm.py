@@ -128,7 +128,7 @@ def records(folder: Path) -> list[dict]:
     """A run's trajectories (all its shards' files) without their timings, in episode order."""
     import json
 
-    from hintrag.play import TRAJECTORY_FILES
+    from hintrag.stagegraph import TRAJECTORY_FILES
 
     out = []
     for line in "".join(p.read_text() for p in sorted(folder.glob(TRAJECTORY_FILES))).splitlines():

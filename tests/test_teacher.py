@@ -13,7 +13,7 @@ from conftest import ROOT, make_cfg, tiny_overrides, write_bank
 
 from hintrag import store
 from hintrag.errors import ConfigError
-from hintrag.hints.bank import Bank
+from hintrag.hints.hintbank import Bank
 from hintrag.stages import run_mode
 
 

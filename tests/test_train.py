@@ -10,7 +10,7 @@ from conftest import make_cfg, tiny_overrides
 
 from hintrag import store
 from hintrag.agents import AGENTS, make_agent
-from hintrag.agents.examples import load_examples
+from hintrag.envs.examples import load_examples
 from hintrag.errors import ConfigError
 from hintrag.stages import run_mode
 from hintrag.training import data

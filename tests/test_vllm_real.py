@@ -24,7 +24,7 @@ else:
 pytestmark = pytest.mark.slow
 
 from hintrag import store  # noqa: E402
-from hintrag.hints.extract import HINTS_SCHEMA  # noqa: E402
+from hintrag.hints.writer import HINTS_SCHEMA  # noqa: E402
 from hintrag.llm import Request, make_backend  # noqa: E402
 from hintrag.stages import run_mode  # noqa: E402
 

@@ -125,7 +125,7 @@ def test_the_warm_started_pipeline_trains_and_evaluates_both_students(tmp_path: 
     Distill trained and evaluated -> a table with all four rows. The tiny model wins nothing, so
     train.min_reward=0 lets the students learn from every episode. With pipeline.workers=2 the steps
     run in worker processes, two at a time where they can, and make exactly what one process makes."""
-    from hintrag import report
+    from hintrag import tables as report
 
     result = _pipeline(tmp_path / "one", tiny_model_dir, alfworld_data, 1)
     assert result["students_skipped"] == []

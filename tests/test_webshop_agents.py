@@ -11,7 +11,7 @@ import pytest
 from conftest import WEBSHOP_DATA, make_cfg
 
 from hintrag.agents import AGENTS, make_agent
-from hintrag.agents.examples import EXAMPLES_DIR, ExampleEpisode, ExampleStep, load_examples
+from hintrag.envs.examples import EXAMPLES_DIR, ExampleEpisode, ExampleStep, load_examples
 from hintrag.agents.stateact import read_block
 from hintrag.envs.webshop.state import example_states as webshop_states
 from hintrag.envs.webshop.state import goal as webshop_goal

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from omegaconf import DictConfig
 
-from hintrag.agents.examples import ExampleEpisode, load_examples
+from hintrag.envs.examples import ExampleEpisode, load_examples
 from hintrag.errors import ConfigError
 from hintrag.llm.base import Message
 from hintrag.records import StepRecord

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from hintrag.agents.base import THINK_OK, Agent, Parsed
-from hintrag.agents.examples import ExampleEpisode
+from hintrag.envs.examples import ExampleEpisode
 
 # Labels small models put before a command: "> ", "Action: ", "Act 3:", "Command -", numbering.
 _LABEL = re.compile(r"^\s*(?:>+|[-*•]|\d+[.)]|(?:action|act|command|next action)\s*\d*\s*[:\-])\s*", re.IGNORECASE)

@@ -14,7 +14,7 @@ import re
 from omegaconf import DictConfig
 
 from hintrag.agents.base import Agent, Parsed
-from hintrag.agents.examples import ExampleEpisode
+from hintrag.envs.examples import ExampleEpisode
 from hintrag.agents.react import clean_command
 from hintrag.envs import state_reader
 from hintrag.errors import ConfigError

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, Callable
 
 from omegaconf import DictConfig
 
-from hintrag.envs.base import Episode, EpisodeSpec, Observation, Suite
+from hintrag.envs.base import Episode, EpisodeSpec, Failures, Observation, Suite
 from hintrag.errors import ConfigError
 
 ENVS = ("alfworld", "webshop")
@@ -20,18 +21,32 @@ COMMON_NOT_RESULT = {
     "state_keys": "StateAct's default for agent.keys, which is hashed itself",
     "train": "Stage D's defaults for train.*, which are hashed themselves",
 }
-NOT_RESULT: dict[str, dict[str, str]] = {
-    "alfworld": {"order": "which episodes come first (scope, like n_episodes); an episode's play does not change"},
-    "webshop": {
-        "search": "the python and lucene engines rank identically (tests/test_webshop_search.py)",
-        "cache_dir": "where the search index is cached",
-    },
-}
+
+
+def declaration(name: str) -> ModuleType | None:
+    """The env's own module, which declares its non-result keys (NOT_RESULT) and its failure
+    signals (`failures(env config)`); cheap to import: no game is loaded."""
+    if name == "alfworld":
+        from hintrag.envs import alfworld as module
+    elif name == "webshop":
+        from hintrag.envs import webshop as module
+    else:
+        return None
+    return module
 
 
 def not_result(env: DictConfig) -> dict[str, str]:
     """`env` keys outside every run key, with the reason, for the configured env."""
-    return {**COMMON_NOT_RESULT, **NOT_RESULT.get(str(env.name), {})}
+    module = declaration(str(env.name))
+    return {**COMMON_NOT_RESULT, **(module.NOT_RESULT if module else {})}
+
+
+def failures(env: DictConfig) -> Failures:
+    """How the configured env says an action failed, read from its config without loading the game."""
+    module = declaration(str(env.name))
+    if module is None:
+        raise ConfigError(f"unknown env {env.name!r}; choose one of {', '.join(ENVS)} (env=...)")
+    return module.failures(env)
 
 
 def make_suite(env: DictConfig) -> Suite:
@@ -41,7 +56,7 @@ def make_suite(env: DictConfig) -> Suite:
 
         return AlfWorldSuite(env)
     if env.name == "webshop":
-        from hintrag.envs.webshop import WebShopSuite
+        from hintrag.envs.webshop.env import WebShopSuite
 
         return WebShopSuite(env)
     raise ConfigError(f"unknown env {env.name!r}; choose one of {', '.join(ENVS)} (env=...)")
@@ -77,4 +92,5 @@ def decision_view(name: str) -> DecisionView:
     return reader.decision_view
 
 
-__all__ = ["decision_view", "Episode", "EpisodeSpec", "Observation", "Suite", "make_suite", "not_result", "state_reader", "ENVS"]
+__all__ = ["decision_view", "Episode", "EpisodeSpec", "Failures", "Observation", "Suite", "failures", "make_suite", "not_result",
+           "state_reader", "ENVS"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hintrag.envs.base import Demo, EpisodeSpec, Observation, play_policy
+from hintrag.envs.base import Demo, EpisodeSpec, Failures, Observation, play_policy
 from hintrag.errors import ConfigError
 
 TASK_TYPES = (
@@ -29,6 +29,14 @@ TASK_TYPES = (
 SPLITS = ("train", "valid_seen", "valid_unseen")
 BANNER = "-= Welcome to TextWorld, ALFRED! =-"
 NOTHING = "Nothing happens."  # the game's answer to a command it cannot carry out
+# `env` keys that do not decide an episode's result, beside those every env has (hintrag.envs).
+NOT_RESULT = {"order": "which episodes come first (scope, like n_episodes); an episode's play does not change"}
+
+
+def failures(env: DictConfig) -> Failures:
+    """ALFWorld answers "Nothing happens." to a command it cannot carry out; it has no invalid-action text."""
+    return Failures(nothing=NOTHING)
+
 DOWNLOAD_HINT = (
     "set env.data_dir=/path/to/alfworld_data (or export ALFWORLD_DATA); "
     "get the data with `alfworld-download` (pip install alfworld==0.4.2)"
@@ -83,7 +91,7 @@ class AlfWorldSuite:
 
     name = "alfworld"
     categories = TASK_TYPES
-    nothing_text = NOTHING
+    failures = Failures(nothing=NOTHING)
     scored = False
     reference_policy = "a uniformly random admissible command each step (seeded)"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,23 @@ class EpisodeSpec:
     id: str
     category: str
     source: str
+
+
+@dataclass(frozen=True)
+class Failures:
+    """How an env says that an action failed, declared by each env (`failures(env config)` in its
+    module) so that records, metrics and training filters ask the env instead of naming it."""
+
+    nothing: str | None = None  # its answer to an action that changes nothing (ALFWorld's "Nothing happens.")
+    invalid: str | None = None  # an answer marking an invalid action: an episode showing it is not trained on
+
+    def count_nothing(self, observations: Iterable[str]) -> int:
+        """How many answers were `nothing`: a record's `nothing_happens` (the field keeps its name on disk)."""
+        return sum(o.startswith(self.nothing) for o in observations) if self.nothing else 0
+
+    def shows_invalid(self, observations: Iterable[str]) -> bool:
+        """Whether an episode got the env's invalid-action answer (WebShop's `env.invalid_action_text`)."""
+        return bool(self.invalid) and any(o == self.invalid for o in observations)
 
 
 @dataclass
@@ -67,7 +84,7 @@ class Suite(Protocol):
 
     name: str
     categories: tuple[str, ...]
-    nothing_text: str | None  # the answer to an action that changes nothing (counted as `nothing_happens`)
+    failures: Failures  # how it says an action failed (counted in records, filtered in training)
     scored: bool  # True: the report leads with the mean reward (score), else with the success rate
     reference_policy: str  # what `reference` plays, in a few words for the report
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol, Sequence
 from omegaconf import DictConfig
 
 from hintrag.errors import ConfigError
-from hintrag.hints.bank import Bank, Hint
+from hintrag.hints.hintbank import Bank, Hint
 from hintrag.llm.base import Backend, Request
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hintrag.errors import ConfigError
-from hintrag.store import folder_digest
+from hintrag.files import folder_digest
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
-"""Stages of the method, selected by `mode=`. One module per stage: its declaration (`SPEC`, see
-hintrag.stagespec) and `run(cfg, store root) -> summary`. Importing this package declares them all."""
+"""Stages of the method, selected by `mode=`: each stage declared in hintrag.stagegraph has one
+module here with `run(cfg, store root) -> summary`; `pipeline` runs them all in dependency order."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import random
@@ -12,7 +13,8 @@ from typing import Any, Callable
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
-from hintrag.stages import bank, demos, evaluate, extract, pipeline, reference, report, rollout, teacher, train
+from hintrag import stagegraph
+from hintrag.stages import pipeline
 from hintrag.shards import shard_of
 from hintrag.store import check_store, writing
 from hintrag.tracking import make_tracker
@@ -22,11 +24,18 @@ from hintrag.warmstart import warm_started
 
 log = logging.getLogger(__name__)
 
-MODES: dict[str, Callable[[DictConfig, Path], dict[str, Any]]] = {
-    "pipeline": lambda cfg, root: pipeline.run(cfg, root, run_stage),
-    "demos": demos.run, "rollout": rollout.run, "extract": extract.run, "teacher": teacher.run, "bank": bank.run,
-    "train": train.run, "eval": evaluate.run, "reference": reference.run, "report": report.run,
-}
+Run = Callable[[DictConfig, Path], dict[str, Any]]
+
+
+def stage_run(name: str) -> Run:
+    """The `run` of a declared stage: hintrag.stages.<its module>.run."""
+    spec = stagegraph.get(name)
+    return importlib.import_module(f"hintrag.stages.{spec.module or spec.name}").run
+
+
+# Every mode: the pipeline, then each stage of the graph.
+MODES: dict[str, Run] = {"pipeline": lambda cfg, root: pipeline.run(cfg, root, run_stage),
+                         **{name: stage_run(name) for name in stagegraph.STAGES}}
 
 
 def _seed(seed: int) -> None:

@@ -12,34 +12,14 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hintrag.agents import make_agent
-from hintrag.demos import demo_games, demonstrate
+from hintrag.scripted import demo_games, demonstrate
 from hintrag.envs import make_suite
 from hintrag.errors import ConfigError
 from hintrag.metrics import episode_metrics
-from hintrag.play import TRAJECTORIES, play_exclude
-from hintrag.stagespec import StageSpec, no_links, register
+from hintrag.stagegraph import TRAJECTORIES
 from hintrag.store import open_run, unique_by
 
 log = logging.getLogger(__name__)
-
-
-def _exclude(cfg: DictConfig) -> dict[str, str]:
-    env_only = {k: v for k, v in play_exclude(cfg).items() if k.startswith("env.")}
-    return {**env_only, "agent.max_new_tokens": "a model's answer length; the expert writes every turn",
-            "agent.stop": "where a model's answer is cut; the expert writes every turn",
-            "agent.act": "how a model picks its action; the expert writes every turn",
-            "agent.skip_unchanged": "which actions a ranking model may pick; the expert writes every turn"}
-
-
-SPEC = register(StageSpec(
-    name="demos",
-    describe=lambda cfg: f"expert demonstrations on {cfg.demos.split} ({cfg.demos.per_category} per category)",
-    keys=("env", "agent", "demos"),  # the expert, the episodes, and the format the agent renders them in
-    exclude=_exclude,
-    upstream=no_links,
-    name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, "expert", cfg.demos.split, f"n{cfg.demos.per_category}"],
-    artifacts={"trajectories": TRAJECTORIES},
-))
 
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:

@@ -17,36 +17,20 @@ from typing import Any
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from hintrag import llm
-from hintrag.hints.bank import BANK_FILE, Bank, Candidate, deduplicate
-from hintrag.hints.extract import HINTS_SCHEMA, extraction_messages, parse_hints, trace_text
+from hintrag.artifacts import trajectories
+from hintrag.hints.hintbank import Bank, Candidate, deduplicate
+from hintrag.hints.writer import HINTS_SCHEMA, extraction_messages, parse_hints, trace_text
 from hintrag.llm import Request, make_backend
 from hintrag.llm.base import ERROR
-from hintrag.play import upstream_trajectories
-from hintrag.stagespec import Link, StageSpec, prefixed, register
+from hintrag.stagegraph import BANK, PROPOSALS
 from hintrag.store import Run, open_run, unique_by
 from hintrag.validate import validate_model
 
 log = logging.getLogger(__name__)
 
-PROPOSALS = "proposals.jsonl"
-
-SPEC = register(StageSpec(
-    name="extract",
-    describe=lambda cfg: f"Stage B: hints from the failures on {cfg.hints.source_split}",
-    keys=("extractor", "hints", "batch_size"),  # the failures read are hashed through the upstream Stage A run
-    exclude=lambda cfg: {**prefixed("extractor.backend", llm.not_result(cfg.extractor.backend)),
-                         **llm.batch_not_result(cfg.extractor.backend)},
-    upstream=lambda cfg: [Link("rollout", {"split": cfg.hints.source_split})],
-    name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.hints.source_split, f"s{cfg.seed}",
-                            cfg.extractor.name],
-    artifacts={"proposals": PROPOSALS, "bank": BANK_FILE},
-    loads_model=lambda cfg: "extractor.model" if llm.is_local(cfg.extractor.backend) else None,
-))
-
 
 def failed_episodes(cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
-    source, records = upstream_trajectories("extract", cfg, root)
+    source, records = trajectories("extract", cfg, root)
     return source, [r for r in records if not r["success"]]
 
 
@@ -128,7 +112,7 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     if not failures:
         print(f"extract: Stage A run {source.key} has no failed episodes; the bank is empty")
     bank = build_bank(cfg, failures, proposals)
-    bank.save(run_.path / BANK_FILE)
+    bank.save(run_.path / BANK)
     metrics = {"source_run": source.key, **bank_metrics(failures, proposals, bank, errored)}
     run_.write_json("metrics.json", metrics)
     print(f"extract: {metrics['failures_read']} failures read, {metrics['hints_proposed']} hints proposed, "

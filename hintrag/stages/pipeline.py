@@ -18,16 +18,20 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hintrag import stagespec
+from hintrag import stagegraph
 from hintrag.envs import make_suite
 from hintrag.errors import StepFailed
-from hintrag.store import folder_digest, run_key, upstream, with_values
+from hintrag.files import folder_digest
+from hintrag.stagespec import WARM_START, Link
+from hintrag.store import run_key, upstream, with_values
 from hintrag.usage import describe
 from hintrag.validate import validate_model
 from hintrag.workers import Finished, RunStage, Steps
 
 
 @dataclass
+
+
 class Step:
     mode: str
     cfg: DictConfig
@@ -36,13 +40,13 @@ class Step:
 
     @property
     def label(self) -> str:
-        return stagespec.get(self.mode).describe(self.cfg)
+        return stagegraph.get(self.mode).describe(self.cfg)
 
 
-def _wanted(link: stagespec.Link, cfg: DictConfig) -> bool:
+def _wanted(link: Link, cfg: DictConfig) -> bool:
     """Every input but the students pipeline.regimes leaves out (the warm start is always made)."""
     regime = link.overrides.get("train.regime")
-    return regime is None or link.label == stagespec.WARM_START or regime in cfg.pipeline.regimes
+    return regime is None or link.label == WARM_START or regime in cfg.pipeline.regimes
 
 
 def steps(cfg: DictConfig) -> list[Step]:

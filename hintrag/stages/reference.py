@@ -11,29 +11,14 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hintrag.demos import policy_record
+from hintrag.scripted import policy_record
 from hintrag.envs import make_suite
 from hintrag.metrics import episode_metrics
-from hintrag.play import TRAJECTORIES, play_exclude, select_episodes
-from hintrag.stagespec import StageSpec, no_links, register
+from hintrag.play import select_episodes
+from hintrag.stagegraph import TRAJECTORIES
 from hintrag.store import open_run, unique_by
 
 log = logging.getLogger(__name__)
-
-
-def _exclude(cfg: DictConfig) -> dict[str, str]:
-    return {k: v for k, v in play_exclude(cfg).items() if k.startswith("env.")}
-
-
-SPEC = register(StageSpec(
-    name="reference",
-    describe=lambda cfg: f"the env's reference policy on {cfg.split}",
-    keys=("env", "split", "seed", "max_steps"),  # the game, the episodes, the random draws, the step limit
-    exclude=_exclude,
-    upstream=no_links,
-    name_parts=lambda cfg: [cfg.env.name, "reference", cfg.split, f"s{cfg.seed}"],
-    artifacts={"trajectories": TRAJECTORIES},
-))
 
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
@@ -46,7 +31,7 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     for spec in todo:
         started = time.perf_counter()
         demo = suite.reference(spec, int(cfg.max_steps), int(cfg.seed))
-        record = policy_record(spec, demo, suite.nothing_text, time.perf_counter() - started).to_dict()
+        record = policy_record(spec, demo, suite.failures, time.perf_counter() - started).to_dict()
         out.append(TRAJECTORIES, record)
         seen[spec.id] = record
     metrics = episode_metrics([seen[s.id] for s in specs])

@@ -7,19 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hintrag.play import ERRORS, PLAY_KEYS, TRAJECTORY_FILES, play_exclude, play_parts, play_stage
-from hintrag.stagespec import StageSpec, no_links, register
-
-SPEC = register(StageSpec(
-    name="rollout",
-    describe=lambda cfg: f"Stage A: base agent on {cfg.split}",
-    keys=PLAY_KEYS,
-    exclude=play_exclude,
-    upstream=no_links,
-    name_parts=play_parts,
-    artifacts={"trajectories": TRAJECTORY_FILES, "errors": ERRORS},
-    loads_model=lambda cfg: "model",
-))
+from hintrag.play import play_stage
 
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:

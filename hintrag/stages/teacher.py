@@ -11,27 +11,17 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hintrag.hints.bank import upstream_bank
+from hintrag.artifacts import hint_bank
 from hintrag.hints.retrieval import make_retriever
 from hintrag.llm import Backend
-from hintrag.play import PLAY_KEYS, TRAJECTORY_FILES, play_exclude, play_parts, play_stage
-from hintrag.rollout import Hinting
-from hintrag.stagespec import Link, StageSpec, register
-
-SPEC = register(StageSpec(
-    name="teacher",
-    describe=lambda cfg: f"Stage C: RAG teacher (k={cfg.teacher.k}) on {cfg.split}",
-    keys=(*PLAY_KEYS, "retrieval", "teacher"),
-    exclude=play_exclude,
-    upstream=lambda cfg: [Link("extract")],
-    name_parts=lambda cfg: [*play_parts(cfg), cfg.retrieval.name, f"k{cfg.teacher.k}"],
-    artifacts={"trajectories": TRAJECTORY_FILES},
-    loads_model=lambda cfg: "model",
-))
+from hintrag.play import play_stage
+from hintrag.episodes import Hinting
 
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
-    bank_key, bank = upstream_bank("teacher", cfg, root)
+    source, bank = hint_bank("teacher", cfg, root)
+    bank_key = source.key
+
     def hinting(backend: Backend) -> Hinting:
         return Hinting(make_retriever(cfg.retrieval, bank, backend), int(cfg.teacher.k), bool(cfg.teacher.repeat_hint))
 

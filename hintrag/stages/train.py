@@ -12,48 +12,17 @@ from omegaconf import DictConfig
 
 from hintrag.agents import make_agent
 from hintrag.errors import ConfigError, NothingToDo
-from hintrag.play import upstream_trajectories
-from hintrag.stagespec import Link, StageSpec, register
+from hintrag.artifacts import trajectories
+from hintrag.stagegraph import SOURCES
 from hintrag.store import open_run
 from hintrag.training import data
 from hintrag.training.sft import train_adapter
 from hintrag.validate import validate_model
 
-# A student's training data: the teacher's trajectories (distill), the base agent's (sft, the
-# baseline), or the env's expert demonstrations (bc, a behaviour-cloning warm start).
-SOURCES = {"distill": "teacher", "sft": "rollout", "bc": "demos"}
-
-
-def _source(cfg: DictConfig) -> list[Link]:
-    if cfg.train.regime == "bc":  # demonstrations pick their own episodes (demos.*, hashed upstream)
-        return [Link("demos")]
-    return [Link(SOURCES[cfg.train.regime], {"split": cfg.train.source_split})]
-
-SPEC = register(StageSpec(
-    name="train",
-    describe=lambda cfg: ("warm start: behaviour cloning on expert demonstrations" if cfg.train.regime == "bc"
-                          else f"Stage D: {cfg.train.regime} student from {cfg.train.source_split}"),
-    keys=("train", "model"),  # the trajectories learnt from are hashed through the upstream run
-    exclude=lambda cfg: {
-        "train.report_to": "logging (set by logger=)",
-        "train.save_steps": "checkpointing: a resumed run takes the same steps (tests/test_kill_resume.py)",
-        "train.keep_checkpoints": "disk use",
-        "model.max_context": "a playing limit; training truncates at train.max_length, hashed",
-        "model.served_name": "the model's name on a server, not its weights",
-        "model.adapter": "set only when a student plays; training starts from the base weights",
-    },
-    upstream=_source,
-    name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.train.source_split, f"s{cfg.seed}",
-                            cfg.train.regime, f"r{cfg.train.lora_rank}"],
-    artifacts={"adapter": "adapter", "dataset": "dataset/*.jsonl", "manifest": "manifest.json"},
-    loads_model=lambda cfg: "model",
-    choices={"train.regime": tuple(SOURCES)},
-))
-
 
 def source_records(cfg: DictConfig, root: Path) -> tuple[str, list[dict[str, Any]]]:
     """The trajectories the student learns from, found by the upstream stage's key."""
-    source, records = upstream_trajectories("train", cfg, root)
+    source, records = trajectories("train", cfg, root)
     return source.key, records
 
 

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from hintrag import envs
 from hintrag.agents import Agent
+from hintrag.envs import Failures
+from hintrag.files import atomic_write_text
 from hintrag.llm.base import Message
 from hintrag.records import StepRecord
-from hintrag.store import atomic_write_text
 
 
 @dataclass
@@ -32,7 +34,8 @@ class Example:
 
 @dataclass(frozen=True)
 class Keep:
-    """Which episodes become examples: train.min_reward, train.max_nothing_happens, the env's invalid text."""
+    """Which episodes become examples: train.min_reward, train.max_nothing_happens, and the env's
+    own invalid-action answer (envs.failures), which no kept episode may show."""
 
     min_reward: float = 1.0
     max_nothing_happens: int | None = None
@@ -41,7 +44,7 @@ class Keep:
     @classmethod
     def from_config(cls, train: Any, env: Any) -> "Keep":
         limit = train.get("max_nothing_happens")
-        return cls(float(train.min_reward), None if limit is None else int(limit), env.get("invalid_action_text"))
+        return cls(float(train.min_reward), None if limit is None else int(limit), envs.failures(env).invalid)
 
 
 def drop_reason(rec: dict[str, Any], keep: Keep) -> str | None:
@@ -50,7 +53,7 @@ def drop_reason(rec: dict[str, Any], keep: Keep) -> str | None:
         return "not_successful"
     if keep.max_nothing_happens is not None and rec["nothing_happens"] > keep.max_nothing_happens:
         return "nothing_happens"
-    if rec["invalid_actions"] or (keep.invalid_text and any(s["observation"] == keep.invalid_text for s in rec["trace"])):
+    if rec["invalid_actions"] or Failures(invalid=keep.invalid_text).shows_invalid(s["observation"] for s in rec["trace"]):
         return "invalid_action"
     if not rec["trace"]:
         return "no_turns"

@@ -8,9 +8,26 @@ seed (42 by default), the same pages and clickables, and the same purchase rewar
 - reward.py: the purchase reward (rapidfuzz for thefuzz, spaCy en_core_web_sm for title nouns)
 - pages.py: the text each page shows and its clickables
 - env.py: WebShopSuite and WebShopEpisode (hintrag.envs.base protocols)
+- oracle.py: the scripted oracle; state.py: StateAct's and decision prompts' views of a page
 - search.py: the BM25 ranking of the original's Lucene index
 """
 
-from hintrag.envs.webshop.env import WebShopEpisode, WebShopSuite
+from __future__ import annotations
 
-__all__ = ["WebShopEpisode", "WebShopSuite"]
+from omegaconf import DictConfig
+
+from hintrag.envs.base import Failures
+
+INVALID_ACTION = "Invalid action!"  # env.invalid_action_text's default, the wording of ReAct's WebShop runner
+# `env` keys that do not decide an episode's result, beside those every env has (hintrag.envs).
+NOT_RESULT = {
+    "search": "the python and lucene engines rank identically (tests/test_webshop_search.py)",
+    "cache_dir": "where the search index is cached",
+}
+
+
+def failures(env: DictConfig) -> Failures:
+    """WebShop answers `env.invalid_action_text` to an action the original ignores (null: it repeats
+    the page): counted like "nothing happens", and an episode that got it is not trained on."""
+    text = env.get("invalid_action_text", INVALID_ACTION)
+    return Failures(nothing=text, invalid=text)

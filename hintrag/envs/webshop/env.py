@@ -26,7 +26,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hintrag.envs.base import Demo, EpisodeSpec, Observation, play_policy
-from hintrag.envs.webshop import pages
+from hintrag.envs.webshop import INVALID_ACTION, failures, pages
 from hintrag.envs.webshop.data import CATEGORIES, CATEGORY_OF, Catalog, resolve_data_dir
 from hintrag.envs.webshop.goals import Goal, build
 from hintrag.envs.webshop.reward import get_reward, options_json
@@ -51,7 +51,7 @@ class Settings:
     seed: int = 42
     search: str = "bm25"
     cache_dir: Path | None = None  # None: the search's own default, $HINTRAG_CACHE/webshop
-    invalid_action_text: str | None = "Invalid action!"
+    invalid_action_text: str | None = INVALID_ACTION
 
     @classmethod
     def from_config(cls, env: DictConfig) -> "Settings":
@@ -64,7 +64,7 @@ class Settings:
             seed=int(env.get("seed", 42)),
             search=str(env.get("search", "bm25")),
             cache_dir=Path(env.cache_dir).expanduser() if env.get("cache_dir") else None,
-            invalid_action_text=env.get("invalid_action_text", "Invalid action!"),
+            invalid_action_text=env.get("invalid_action_text", INVALID_ACTION),
         )
 
 
@@ -102,7 +102,7 @@ class WebShopSuite:
 
     def __init__(self, env: DictConfig, search: SearchEngine | None = None) -> None:
         self.settings = Settings.from_config(env)
-        self.nothing_text = self.settings.invalid_action_text
+        self.failures = failures(env)
         self.catalog, self.goals = build(self.settings.data_dir, self.settings.seed)
         self._search = search
         self._hits: dict[str, list[str]] = {}

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import json_repair
 from rapidfuzz import fuzz, process
 
-from hintrag.hints.bank import HINT_TYPES
+from hintrag.hints.hintbank import HINT_TYPES
 from hintrag.llm.base import Message
 
 HINTS_SCHEMA: dict[str, Any] = {

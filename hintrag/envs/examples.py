@@ -12,9 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hintrag.store import atomic_write_text
+from hintrag.files import atomic_write_text
 
-EXAMPLES_DIR = Path(__file__).parent / "examples"
+EXAMPLES_DIR = Path(__file__).parent / "example_data"  # <env>.json traces, <env>_thoughts.json thoughts
 
 
 @dataclass(frozen=True)

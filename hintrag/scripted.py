@@ -10,8 +10,8 @@ import time
 from collections import defaultdict
 
 from hintrag.agents import Agent
-from hintrag.agents.examples import ExampleEpisode, ExampleStep
-from hintrag.envs import EpisodeSpec, Suite
+from hintrag.envs.examples import ExampleEpisode, ExampleStep
+from hintrag.envs import EpisodeSpec, Failures, Suite
 from hintrag.envs.base import Demo
 from hintrag.records import EpisodeRecord, StepRecord
 
@@ -29,19 +29,18 @@ def demo_games(suite: Suite, split: str, per_category: int) -> list[EpisodeSpec]
 
 
 def scripted_record(spec: EpisodeSpec, demo: Demo, trace: list[StepRecord], opening: list,
-                    nothing_text: str | None, wall_s: float) -> EpisodeRecord:
+                    failures: Failures, wall_s: float) -> EpisodeRecord:
     """A scripted episode (expert or reference policy) in Stage A's schema, token fields 0."""
-    nothing = sum(s.observation == nothing_text for s in trace) if nothing_text else 0
     return EpisodeRecord(
         episode_id=spec.id, category=spec.category, task=demo.task, initial_observation=demo.initial_observation,
         success=demo.won, reward=demo.reward, steps=len(trace), end_reason=demo.end_reason,
-        nothing_happens=nothing, repetitions=sum(a.action == b.action for a, b in zip(trace, trace[1:])),
+        nothing_happens=failures.count_nothing(s.observation for s in trace), repetitions=sum(a.action == b.action for a, b in zip(trace, trace[1:])),
         invalid_actions=0, prompt_tokens=0, completion_tokens=0,
         retrieval_tokens=0, total_tokens=0, prompt=opening, trace=trace, wall_s=round(wall_s, 3),
     )
 
 
-def to_record(spec: EpisodeSpec, demo: Demo, agent: Agent, nothing_text: str | None, wall_s: float) -> EpisodeRecord:
+def to_record(spec: EpisodeSpec, demo: Demo, agent: Agent, failures: Failures, wall_s: float) -> EpisodeRecord:
     """The demo as the agent would have played it, opening without hints or example (the
     student's view)."""
     example = ExampleEpisode(spec.category, demo.initial_observation,
@@ -52,17 +51,17 @@ def to_record(spec: EpisodeSpec, demo: Demo, agent: Agent, nothing_text: str | N
         trace.append(StepRecord(output=text, action=parsed.action, kind=parsed.kind, observation=observation,
                                 prompt_tokens=0, completion_tokens=0, finish_reason=EXPERT))
     opening = agent.opening(demo.initial_observation, spec.category, hints=(), fewshot=False)
-    return scripted_record(spec, demo, trace, opening, nothing_text, wall_s)
+    return scripted_record(spec, demo, trace, opening, failures, wall_s)
 
 
-def policy_record(spec: EpisodeSpec, demo: Demo, nothing_text: str | None, wall_s: float) -> EpisodeRecord:
+def policy_record(spec: EpisodeSpec, demo: Demo, failures: Failures, wall_s: float) -> EpisodeRecord:
     """An episode of the env's reference policy: its actions as written, no prompt."""
     trace = [StepRecord(output=s["action"], action=s["action"], kind="act", observation=s["observation"],
                         prompt_tokens=0, completion_tokens=0, finish_reason=POLICY) for s in demo.steps]
-    return scripted_record(spec, demo, trace, [], nothing_text, wall_s)
+    return scripted_record(spec, demo, trace, [], failures, wall_s)
 
 
 def demonstrate(suite: Suite, spec: EpisodeSpec, agent: Agent, max_steps: int) -> EpisodeRecord:
     started = time.perf_counter()
     demo = suite.demonstrate(spec, max_steps)
-    return to_record(spec, demo, agent, suite.nothing_text, time.perf_counter() - started)
+    return to_record(spec, demo, agent, suite.failures, time.perf_counter() - started)

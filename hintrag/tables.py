@@ -1,26 +1,20 @@
-"""The paper's comparison from the run store: which runs fill which cell, the tables, Figure 3.
+"""The paper's comparison from cells of runs: which run fills a cell, the tables, Figure 3.
 
-Runs are matched through the signature each saved (signature.json: its config values and its whole
-upstream chain, so a RAG cell has this config's k and bank, a student this config's recipe), never
-by folder name. Every number is recomputed from trajectories over the same first-N episode ids of
-the split, so cells compare like with like; a run missing some of those episodes is marked
-incomplete (its numbers cover what it has) instead of being mixed in silently.
+Every number is recomputed from a cell's trajectories over the same first-N episode ids of the
+split, so cells compare like with like; a run missing some of those episodes is marked incomplete
+(its numbers cover what it has) instead of being mixed in silently. Which runs make the cells is
+the report stage's business (hintrag/stages/report.py, by signature).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from hintrag import stats
-from hintrag.metrics import episode_metrics
-from hintrag.play import TRAJECTORIES
-from hintrag.stagespec import is_excluded
-from hintrag.store import SCHEMA, Run, unique_by
 
 REGIMES = ("Reference", "Base", "RAG", "SFT", "Distill")  # Reference: the env's trivial policy (no model)
 # The paired differences a reader of the method asks for, on the lead column: (row, minus row).
@@ -48,46 +42,6 @@ class Cell:
     @property
     def complete(self) -> bool:
         return self.done == self.expected
-
-
-def strip(sig: dict[str, Any], drop: Sequence[str]) -> dict[str, Any]:
-    """A signature without the values under `drop` prefixes, in its upstream chain too."""
-    values = {k: v for k, v in sig["values"].items() if not is_excluded(k, {p: "" for p in drop})}
-    return {**sig, "values": values, "upstream": [strip(up, drop) for up in sig["upstream"]]}
-
-
-def signatures(root: Path, stage: str) -> list[tuple[Path, dict[str, Any]]]:
-    """Every run of `stage` in the store with the signature it saved (current schema only)."""
-    found = []
-    for folder in sorted((root / stage).glob("*/")) if (root / stage).is_dir() else []:
-        file = folder / "signature.json"
-        if file.is_file() and (sig := json.loads(file.read_text())).get("schema") == SCHEMA:
-            found.append((folder, sig))
-    return found
-
-
-def _finished(folder: Path) -> float:
-    return max((f.stat().st_mtime for f in folder.glob("metrics*.json")), default=0.0)
-
-
-def cells_for(root: Path, regime: str, wanted: dict[str, Any], agents: Sequence[str], ids: Sequence[str],
-              free: Sequence[str] = ()) -> list[Cell]:
-    """Runs whose signature is `wanted` with the agent (and the `free` prefixes) set aside, for `agents`.
-    A run of a stage that plays no agent (the reference policy) fills the cell of every agent."""
-    loose = strip(wanted, ("agent", *free))
-    cells = []
-    for folder, sig in signatures(root, wanted["stage"]):
-        agent = sig["values"].get("agent.name")
-        if (agent is not None and agent not in agents) or strip(sig, ("agent", *free)) != loose:
-            continue
-        records = unique_by(Run(sig["stage"], folder.name, folder).records(TRAJECTORIES), "episode_id")
-        done = [records[i] for i in ids if i in records]
-        if done:
-            k = sig["values"].get("teacher.k")
-            cells += [Cell(regime, name, k, folder.name, len(done), len(ids), episode_metrics(done),
-                           exact=strip(sig, free) == strip(wanted, free), finished=_finished(folder), records=done)
-                      for name in ([agent] if agent is not None else agents)]
-    return cells
 
 
 def pick(cells: Sequence[Cell], regime: str, agent: str, k: int | None = None) -> Cell | None:

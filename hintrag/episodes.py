@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from hintrag.agents import Agent
 from hintrag.agents.base import THINK_OK, Parsed
-from hintrag.envs import Episode, EpisodeSpec, Suite
+from hintrag.envs import Episode, EpisodeSpec, Failures, Suite
 from hintrag.hints.retrieval import Retrieved, Retriever, hint_record
 from hintrag.llm import Backend, Completion, Message, Request
 from hintrag.llm.base import ERROR, RankRequest, Ranking
@@ -157,8 +157,8 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
         live.end_reason = "max_steps"
 
 
-def _record(live: _Live, nothing_text: str | None) -> EpisodeRecord:
-    """The finished episode; `nothing_text` is the env's answer to an action that changes nothing."""
+def _record(live: _Live, failures: Failures) -> EpisodeRecord:
+    """The finished episode; `failures` says which of the env's answers count as "nothing happens"."""
     trace = live.trace
     prompt_tokens = sum(s.prompt_tokens for s in trace)
     completion_tokens = sum(s.completion_tokens for s in trace)
@@ -167,7 +167,7 @@ def _record(live: _Live, nothing_text: str | None) -> EpisodeRecord:
         episode_id=live.spec.id, category=live.spec.category, task=live.episode.task,
         initial_observation=live.initial_observation,
         success=live.won, reward=live.reward, steps=len(trace), end_reason=live.end_reason,
-        nothing_happens=sum(bool(nothing_text) and s.observation.startswith(nothing_text) for s in trace),
+        nothing_happens=failures.count_nothing(s.observation for s in trace),
         repetitions=sum(1 for a, b in zip(trace, trace[1:]) if a.action == b.action),
         invalid_actions=sum(s.kind == "invalid" for s in trace),
         prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, retrieval_tokens=retrieval_tokens,
@@ -212,7 +212,7 @@ def play(
                     if on_error:
                         on_error({"episode_id": x.spec.id, "step": len(x.trace), "error": x.error})
                 else:
-                    on_finish(_record(x, suite.nothing_text))
+                    on_finish(_record(x, suite.failures))
                 bar.update(1)
             live = running
             bar.set_postfix(steps=steps, running=len(live))

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from omegaconf import DictConfig
 from rapidfuzz import fuzz, process
+
+from hintrag.files import atomic_write_json
 
 HINT_TYPES = ("precondition", "affordance", "ordering", "failure-pattern", "best-practice", "goal-clarification")
 
@@ -64,9 +65,6 @@ def deduplicate(candidates: Iterable[Candidate], threshold: float, extractor: st
     return [h for cat in sorted(kept) for h in kept[cat]]
 
 
-BANK_FILE = "bank.json"  # a Stage B run's bank, beside its proposals
-
-
 @dataclass
 class Bank:
     hints: list[Hint]
@@ -78,8 +76,6 @@ class Bank:
         return next(h for h in self.hints if h.id == hint_id)
 
     def save(self, path: Path) -> None:
-        from hintrag.store import atomic_write_json
-
         atomic_write_json(path, {"hints": [asdict(h) for h in self.hints]})
 
     @classmethod
@@ -107,14 +103,3 @@ def render(bank: Bank, categories: Sequence[str] | None = None) -> str:
             lines.append(f"      from {len(h.sources)} episode(s), absorbed {h.absorbed}, by {h.extractor}: "
                          f"{', '.join(h.sources[:3])}{' ...' if len(h.sources) > 3 else ''}")
     return "\n".join(lines) if lines else "(empty bank)"
-
-
-def upstream_bank(stage: str, cfg: DictConfig, root: Path) -> tuple[str, Bank]:
-    """The bank of the Stage B run `stage` reads (its key and contents), or one error naming the command."""
-    from hintrag.store import inputs, locate_run, missing_input
-
-    (link, up), = inputs(stage, cfg)
-    run = locate_run(link.stage, up, root)
-    if not (run.path / BANK_FILE).is_file():
-        raise missing_input(link, up, cfg, "hint bank", run.path)
-    return run.key, Bank.load(run.path / BANK_FILE)
