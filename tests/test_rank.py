@@ -13,9 +13,9 @@ from omegaconf import open_dict
 
 from hintrag.agents import make_agent
 from hintrag.envs import make_suite
+from hintrag.episodes import Limits, play, ranked
 from hintrag.errors import ConfigError
 from hintrag.llm import Completion, make_backend
-from hintrag.episodes import Limits, play, ranked
 from hintrag.llm.base import RankRequest, Ranking, answer_ids, chat_prompt_text
 from hintrag.llm.hf import _common_prefix_all
 from hintrag.validate import validate_common
