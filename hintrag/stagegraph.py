@@ -14,7 +14,7 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from hintrag import envs, llm
-from hintrag.stagespec import WARM_START, Exclude, Link, StageSpec, no_exclude, no_links, prefixed
+from hintrag.stagespec import WARM_START, Exclude, Link, StageSpec, at_default, no_exclude, no_links, prefixed
 
 # What stages write into their run folders (the artifacts below name them).
 TRAJECTORIES = "trajectories.jsonl"  # one line per finished episode
@@ -30,9 +30,11 @@ PLAY_KEYS = ("env", "agent", "model", "generation", "backend", "seed", "split", 
 
 
 def play_exclude(cfg: DictConfig) -> Exclude:
-    """The env's and the engine's keys that do not change an episode (declared by each env and backend)."""
+    """The env's and the engine's keys that do not change an episode (declared by each env and backend),
+    and the env's later keys while they play as before."""
+    added = {f"env.{key}": value for key, value in envs.added(cfg.env).items()}
     return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend)),
-            **llm.batch_not_result(cfg.backend)}
+            **llm.batch_not_result(cfg.backend), **at_default(cfg, added)}
 
 
 def env_exclude(cfg: DictConfig) -> Exclude:

@@ -59,6 +59,22 @@ def prefixed(prefix: str, exclude: Exclude) -> dict[str, str]:
     return {f"{prefix}.{key}": why for key, why in exclude.items()}
 
 
+_ABSENT = object()
+ADDED_WHY = "at {value!r}, the behaviour from before the key existed, so runs made then keep their keys; other values are hashed"
+
+
+def at_default(cfg: DictConfig, defaults: Mapping[str, Any]) -> Exclude:
+    """The keys of `defaults` (dotted key -> the value that reproduces the behaviour from before the
+    key was added) that `cfg` holds at that value. A key added later is left out of the run key
+    while it changes nothing, so every existing run keeps its folder; set otherwise, it is hashed."""
+    out: dict[str, str] = {}
+    for key, value in defaults.items():
+        held = OmegaConf.select(cfg, key, default=_ABSENT)
+        if held is not _ABSENT and type(held) is type(value) and held == value:
+            out[key] = ADDED_WHY.format(value=value)
+    return out
+
+
 def is_excluded(leaf: str, exclude: Exclude) -> bool:
     return any(leaf == p or leaf.startswith(p + ".") for p in exclude)
 

@@ -64,11 +64,27 @@ def test_exclude_lists_name_real_keys_and_say_why() -> None:
     assert declared - used == set()
 
 
+# Keys added after runs were stored (dotted key with its env, the override that moves it): at the value
+# that plays as before they stay out of the signature, so existing runs keep their folders.
+ADDED = [("webshop", "rollout", "env.results_shown", "3")]
+
+
+@pytest.mark.parametrize("env,stage,leaf,other", ADDED, ids=[a[2] for a in ADDED])
+def test_a_key_added_later_is_hashed_only_away_from_its_old_behaviour(env: str, stage: str, leaf: str,
+                                                                    other: str) -> None:
+    plain = make_cfg("env.data_dir=/d", f"env={env}")
+    moved = make_cfg("env.data_dir=/d", f"env={env}", f"{leaf}={other}")
+    assert leaf not in store.signature(stage, plain)["values"]
+    assert leaf in store.signature(stage, moved)["values"]
+    assert store.run_key(stage, moved) != store.run_key(stage, plain)
+
+
 def key(stage: str, *overrides: str) -> str:
     return store.run_key(stage, make_cfg("env.data_dir=/d", *overrides))
 
 
-@pytest.mark.parametrize("override", ["env.seed=7", "env.max_steps=10", "env.invalid_action_text=null"])
+@pytest.mark.parametrize("override", ["env.seed=7", "env.max_steps=10", "env.invalid_action_text=null",
+                                      "env.results_shown=3"])
 def test_webshop_keys_that_change_episodes_change_the_folder(override: str) -> None:
     assert key("rollout", "env=webshop", override) != key("rollout", "env=webshop")
 

@@ -11,6 +11,7 @@ from conftest import WEBSHOP_DATA
 from omegaconf import OmegaConf
 
 from hintrag.envs.webshop.env import WebShopSuite, page_name, parse_action
+from hintrag.errors import ConfigError
 
 DATA = WEBSHOP_DATA
 INVALID = "Invalid action!"
@@ -137,6 +138,26 @@ def test_step_limit_counts_every_env_action(episodes: list[dict]) -> None:
     last = episode.step("click[b0743jkhbv]")
     assert (last.done, last.won, last.reward) == (True, False, 0.0)
     assert last.text.endswith("Buy Now")
+
+
+def test_results_shown_lists_the_first_products_and_keeps_the_rest_clickable(episodes: list[dict]) -> None:
+    """env.results_shown=3, the authors' runner: a results page lists three products; the other
+    seven are not in its text nor among the offered choices, yet a click on one's code opens it."""
+    full, top3 = _suite(episodes), _suite(episodes, results_shown=3)
+    pages = []
+    for suite in (full, top3):
+        episode = suite.make(suite.episodes("test")[0])
+        episode.reset()
+        pages.append((episode, episode.step("search[decorative pillows]")))
+    (_, every), (episode, short) = pages
+    products = [a for a in every.admissible if a not in NAV]
+    assert len(products) == 10 and short.admissible == every.admissible
+    assert all(a.upper() in short.text for a in products[:3]) and not any(a.upper() in short.text for a in products[3:])
+    assert [c for c in short.choices if c.lower()[6:-1] in products] == [f"click[{a.upper()}]" for a in products[:3]]
+    assert episode.step(f"click[{products[7]}]").text.endswith("Buy Now")  # hidden, still clickable
+    assert episode.step("click[< prev]").text == short.text  # back on the same short page
+    with pytest.raises(ConfigError, match="results_shown"):
+        _suite(episodes, results_shown=0)
 
 
 def test_navigation_quirks_of_the_original(suite: WebShopSuite) -> None:

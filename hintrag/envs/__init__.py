@@ -22,6 +22,10 @@ COMMON_NOT_RESULT = {
     "train": "Stage D's defaults for train.*, which are hashed themselves",
 }
 
+# Keys of `env` added after runs were stored, each with the value that behaves as before it existed:
+# run keys leave a key out while it holds that value (hintrag.stagespec.at_default). Keys every env has:
+COMMON_ADDED: dict[str, Any] = {}
+
 
 def declaration(name: str) -> ModuleType | None:
     """The env's own module, which declares its non-result keys (NOT_RESULT) and its failure
@@ -39,6 +43,12 @@ def not_result(env: DictConfig) -> dict[str, str]:
     """`env` keys outside every run key, with the reason, for the configured env."""
     module = declaration(str(env.name))
     return {**COMMON_NOT_RESULT, **(module.NOT_RESULT if module else {})}
+
+
+def added(env: DictConfig) -> dict[str, Any]:
+    """`env` keys added later, with the value that reproduces the behaviour from before them."""
+    module = declaration(str(env.name))
+    return {**COMMON_ADDED, **(getattr(module, "ADDED", {}) if module else {})}
 
 
 def failures(env: DictConfig) -> Failures:
@@ -92,5 +102,5 @@ def decision_view(name: str) -> DecisionView:
     return reader.decision_view
 
 
-__all__ = ["decision_view", "Episode", "EpisodeSpec", "Failures", "Observation", "Suite", "failures", "make_suite", "not_result",
+__all__ = ["decision_view", "Episode", "EpisodeSpec", "Failures", "Observation", "Suite", "failures", "make_suite", "not_result", "added",
            "state_reader", "ENVS"]

@@ -25,6 +25,9 @@ NOT_RESULT = {
     "cache_dir": "where the search index is cached",
 }
 
+# `env` keys added after runs were stored, at the value that plays as before (hintrag.envs.added).
+ADDED = {"results_shown": None}
+
 
 def failures(env: DictConfig) -> Failures:
     """WebShop answers `env.invalid_action_text` to an action the original ignores (null: it repeats

@@ -7,6 +7,8 @@ pages, clickables, transitions and purchase reward. Deliberate differences, all 
   shows) instead of repeating the page; set it to null for the original's repeat;
 - surrounding whitespace of an action is stripped; the verb stays case-sensitive, the argument
   is lower-cased, as in the original;
+- with `results_shown` a results page lists only its first products, as the authors' runner did;
+  the hidden ones stay clickable by code;
 - the episode ends at Buy Now or after `max_steps` env actions (the original's baseline wrapper
   uses 15), and stays ended;
 - the hidden `<r>` random search draws from a per-episode generator, not the global one, and
@@ -52,12 +54,16 @@ class Settings:
     search: str = "bm25"
     cache_dir: Path | None = None  # None: the search's own default, $HINTRAG_CACHE/webshop
     invalid_action_text: str | None = INVALID_ACTION
+    results_shown: int | None = None  # products a results page lists; None: all 10
 
     @classmethod
     def from_config(cls, env: DictConfig) -> "Settings":
         max_steps = int(env.get("max_steps", 15))
         if max_steps < 1:
             raise ConfigError(f"env.max_steps={max_steps} must be at least 1")
+        shown = env.get("results_shown")
+        if shown is not None and int(shown) < 1:
+            raise ConfigError(f"env.results_shown={shown} must be at least 1, or null to list every product")
         return cls(
             data_dir=resolve_data_dir(env.get("data_dir")),
             max_steps=max_steps,
@@ -65,6 +71,7 @@ class Settings:
             search=str(env.get("search", "bm25")),
             cache_dir=Path(env.cache_dir).expanduser() if env.get("cache_dir") else None,
             invalid_action_text=env.get("invalid_action_text", INVALID_ACTION),
+            results_shown=None if shown is None else int(shown),
         )
 
 
@@ -251,7 +258,7 @@ class WebShopEpisode:
         if products is None:
             return False
         self._state = _Session(keywords=keywords, page=page)
-        self._page = pages.results_page(self.task, products, page)
+        self._page = pages.results_page(self.task, products, page, self.suite.settings.results_shown)
         self._url = f"{BASE_URL}/search_results/{self.session_id}/{'+'.join(keywords)}/{page}"
         return True
 

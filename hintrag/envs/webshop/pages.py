@@ -36,6 +36,7 @@ class Page:
     kind: str  # start | results | item | sub | done
     text: str
     clickables: dict[str, Clickable]
+    hidden: frozenset[str] = frozenset()  # clickables the text does not show (env.results_shown): clickable, not offered
 
     @property
     def admissible(self) -> list[str]:
@@ -45,8 +46,9 @@ class Page:
     def choices(self) -> list[str]:
         """Every click this page allows, written as the page shows its target (`click[Buy Now]`,
         `click[B07XYZ1234]`), which is how demonstrations write them; none on the search page,
-        where the agent types its query."""
-        return [f"click[{label(name, target)}]" for name, target in self.clickables.items() if name != "search"]
+        where the agent types its query, nor for products the page hides."""
+        return [f"click[{label(name, target)}]" for name, target in self.clickables.items()
+                if name != "search" and name not in self.hidden]
 
 
 def label(name: str, target: Clickable) -> str:
@@ -83,16 +85,22 @@ def start_page(instruction: str) -> Page:
     return Page("start", join(["WebShop", "Instruction: ", instruction, "Search"]), _buttons("Search"))
 
 
-def results_page(instruction: str, products: list[Product], page: int) -> Page:
-    """One page of ten results; Next > shows even on the last page, < Prev from page 2 on."""
-    shown = products[(page - 1) * PER_PAGE:page * PER_PAGE]
+def results_page(instruction: str, products: list[Product], page: int, shown: int | None = None) -> Page:
+    """One page of ten results; Next > shows even on the last page, < Prev from page 2 on.
+
+    With `shown` only the page's first `shown` products are listed, as the authors' WebShop runner
+    blanked the rest (their links and text lines); the hidden ones stay clickable by code, as
+    theirs did, since the server's page still holds them."""
+    on_page = products[(page - 1) * PER_PAGE:page * PER_PAGE]
+    listed = on_page if shown is None else on_page[:shown]
     nav = ["< Prev", "Next >"] if page > 1 else ["Next >"]
     nodes = ["Instruction:", instruction, "Back to Search", f"Page {page} (Total results: {len(products)})", *nav]
-    for product in shown:
+    for product in listed:
         nodes += [product.asin, product.name, product.price_tag]
     clickables = _buttons("Back to Search", *nav)
-    clickables.update((p.asin.lower(), Clickable("link")) for p in shown)
-    return Page("results", join(nodes), clickables)
+    clickables.update((p.asin.lower(), Clickable("link")) for p in on_page)
+    hidden = frozenset(p.asin.lower() for p in on_page[len(listed):])
+    return Page("results", join(nodes), clickables, hidden)
 
 
 def item_page(instruction: str, product: Product) -> Page:
