@@ -26,10 +26,20 @@ from hintrag.records import EpisodeRecord, StepRecord
 
 log = logging.getLogger(__name__)
 
+REPEAT_ON = ("action", "output")
+
+
 @dataclass
 class Limits:
+    """When an episode is cut: `max_steps` model turns, or `max_repeats` equal turns in a row.
+
+    `repeat_on="action"` counts equal parsed actions and ends the episode after the last one ran;
+    `"output"` counts equal whole outputs (a thought or a StateAct block must repeat too) and ends it
+    before the last one runs, as the authors' ALFWorld runner did (their 5 is `max_repeats=6` here)."""
+
     max_steps: int
     max_repeats: int
+    repeat_on: str = "action"
 
 
 @dataclass
@@ -116,11 +126,24 @@ def _turns(live: list[_Live], agent: Agent, backend: Backend) -> list[Completion
     return [c for c in out if c is not None]
 
 
+def _repeats_output(live: _Live, completion: Completion, limits: Limits) -> bool:
+    """With repeat_on=output: count this output against the last one; True when it is the
+    `max_repeats`-th equal one in a row, which then is not played."""
+    if limits.repeat_on != "output":
+        return False
+    previous = live.trace[-1].output.strip() if live.trace else None
+    live.run_length = live.run_length + 1 if completion.text.strip() == previous else 1
+    return live.run_length >= limits.max_repeats
+
+
 def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) -> None:
     """Apply one model turn to its episode and decide whether the episode ends."""
     if completion.finish_reason in ("context", ERROR):
         live.end_reason = "errored" if completion.finish_reason == ERROR else "context"
         live.error = completion.extra.get("error", "")
+        return
+    if _repeats_output(live, completion, limits):
+        live.end_reason = "repeats"
         return
     # a ranked turn is one of the env's own actions, taken as written
     parsed = Parsed(completion.text, "act", completion.text) if completion.finish_reason == "rank" \
@@ -130,6 +153,8 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
     elif parsed.kind == "invalid":  # the env answers as it does to an action that changes nothing
         obs = live.episode.no_action()
         observation, live.choices = obs.text, list(obs.choices)
+        if obs.done:  # the env's own action cap (ALFWorld's env.max_actions) counts it
+            live.end_reason = "done"
     else:
         obs = live.episode.step(parsed.action)
         before = live.trace[-1].observation if live.trace else live.initial_observation
@@ -137,8 +162,9 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
         observation, live.won, live.reward, live.choices = obs.text, obs.won, obs.reward, list(obs.choices)
         if obs.done and not live.won:
             live.end_reason = "done"
-    previous = live.trace[-1].action if live.trace else None
-    live.run_length = live.run_length + 1 if parsed.action == previous else 1
+    if limits.repeat_on == "action":
+        previous = live.trace[-1].action if live.trace else None
+        live.run_length = live.run_length + 1 if parsed.action == previous else 1
     extra = ""
     if live.run_length == 2 and live.spare_hints:  # spare hints exist only with teacher.repeat_hint
         extra = live.spare_hints.pop(0)  # one more hint, once, when the agent repeats itself
@@ -151,7 +177,7 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
     )
     if live.won:
         live.end_reason = "won"
-    elif live.run_length >= limits.max_repeats:
+    elif limits.repeat_on == "action" and live.run_length >= limits.max_repeats:
         live.end_reason = "repeats"
     elif len(live.trace) >= limits.max_steps and not live.end_reason:
         live.end_reason = "max_steps"
@@ -224,4 +250,5 @@ def play(
 
 
 def limits_from(cfg: DictConfig) -> Limits:
-    return Limits(max_steps=int(cfg.max_steps), max_repeats=int(cfg.env.max_repeats))
+    return Limits(max_steps=int(cfg.max_steps), max_repeats=int(cfg.env.max_repeats),
+                  repeat_on=str(cfg.env.get("repeat_on", "action")))

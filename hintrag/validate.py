@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hintrag.agents import AGENTS
 from hintrag.envs import ENVS
+from hintrag.episodes import REPEAT_ON
 from hintrag.errors import ConfigError
 from hintrag.hints.retrieval import RETRIEVERS
 from hintrag.llm import BACKENDS
@@ -47,6 +48,8 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
     shard_of(cfg)
     if int(cfg.env.max_repeats) < 1:
         raise ConfigError(f"env.max_repeats={cfg.env.max_repeats} must be >= 1")
+    if cfg.env.get("repeat_on", "action") not in REPEAT_ON:
+        raise ConfigError(f"env.repeat_on={cfg.env.repeat_on!r}; choose one of {', '.join(REPEAT_ON)}")
     if float(cfg.generation.temperature) < 0:
         raise ConfigError(f"generation.temperature={cfg.generation.temperature} must be >= 0")
     if cfg.agent.get("act") == "rank" and cfg.backend.name not in RANKERS:

@@ -69,6 +69,20 @@ def test_play_a_game_to_the_win_with_old_put_syntax(suite) -> None:
     episode.close()
 
 
+def test_max_actions_ends_the_game_after_that_many_commands(alfworld_data: Path) -> None:
+    """env.max_actions=3 (the authors' cap is 50): commands and unparsed outputs count, as the game ends it."""
+    capped = make_suite(make_cfg(f"env.data_dir={alfworld_data}", "env.max_actions=3").env)
+    episode = capped.make(capped.episodes("valid_unseen")[0])
+    episode.reset()
+    assert not episode.step("look").done
+    assert not episode.no_action().done  # an output with no command: "Nothing happens.", counted
+    last = episode.step("look")
+    assert last.done and not last.won
+    episode.close()
+    with pytest.raises(ConfigError, match="env.max_actions"):
+        make_suite(make_cfg(f"env.data_dir={alfworld_data}", "env.max_actions=0").env)
+
+
 @pytest.mark.parametrize("make", [lambda p: None, lambda p: p / "empty"])
 def test_missing_data_is_one_clear_error(tmp_path: Path, make) -> None:
     target = make(tmp_path)

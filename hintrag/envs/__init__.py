@@ -24,7 +24,7 @@ COMMON_NOT_RESULT = {
 
 # Keys of `env` added after runs were stored, each with the value that behaves as before it existed:
 # run keys leave a key out while it holds that value (hintrag.stagespec.at_default). Keys every env has:
-COMMON_ADDED: dict[str, Any] = {}
+COMMON_ADDED: dict[str, Any] = {"repeat_on": "action"}
 
 
 def declaration(name: str) -> ModuleType | None:

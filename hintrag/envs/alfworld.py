@@ -31,6 +31,8 @@ BANNER = "-= Welcome to TextWorld, ALFRED! =-"
 NOTHING = "Nothing happens."  # the game's answer to a command it cannot carry out
 # `env` keys that do not decide an episode's result, beside those every env has (hintrag.envs).
 NOT_RESULT = {"order": "which episodes come first (scope, like n_episodes); an episode's play does not change"}
+# `env` keys added after runs were stored, at the value that plays as before (hintrag.envs.added).
+ADDED = {"max_actions": None}
 
 
 def failures(env: DictConfig) -> Failures:
@@ -100,6 +102,10 @@ class AlfWorldSuite:
         self.order = str(env.order)
         if self.order not in ("interleave", "sorted"):
             raise ConfigError(f"env.order={self.order!r} is not one of interleave, sorted")
+        cap = env.get("max_actions")
+        if cap is not None and int(cap) < 1:
+            raise ConfigError(f"env.max_actions={cap} must be at least 1, or null for no cap")
+        self.max_actions = None if cap is None else int(cap)
 
     def episodes(self, split: str) -> list[EpisodeSpec]:
         """Every playable game of the split, sorted, optionally interleaved across task types."""
@@ -120,7 +126,7 @@ class AlfWorldSuite:
         return [spec for batch in rounds for spec in batch if spec is not None]
 
     def make(self, spec: EpisodeSpec) -> "AlfWorldEpisode":
-        return AlfWorldEpisode(spec)
+        return AlfWorldEpisode(spec, self.max_actions)
 
     def demonstrate(self, spec: EpisodeSpec, max_steps: int) -> Demo:
         from hintrag.envs.alfworld_expert import play_expert
@@ -134,13 +140,24 @@ class AlfWorldSuite:
 
 
 class AlfWorldEpisode:
-    """One TextWorld game with ALFWorld's demangler (no shuffling) and admissible commands."""
+    """One TextWorld game with ALFWorld's demangler (no shuffling) and admissible commands.
 
-    def __init__(self, spec: EpisodeSpec) -> None:
+    With `max_actions` the game ends after that many commands, as alfworld's own env ends it after
+    `max_nb_steps_per_episode` (TextWorld's step limit): every command counts, an unparsed output
+    too (the authors' runner sent it to the game), a thought does not (it never reaches the game)."""
+
+    def __init__(self, spec: EpisodeSpec, max_actions: int | None = None) -> None:
         self.spec = spec
         self.task = ""
+        self.max_actions = max_actions
+        self.actions = 0
         self._env = None
         self._admissible: list[str] = []
+
+    def _spend(self) -> bool:
+        """Count one command; True when it was the last one the cap allows."""
+        self.actions += 1
+        return self.max_actions is not None and self.actions >= self.max_actions
 
     def reset(self) -> Observation:
         import textworld
@@ -153,6 +170,7 @@ class AlfWorldEpisode:
             wrappers=[AlfredDemangler(shuffle=False), AlfredInfos],
         )
         self._env = textworld.gym.make(env_id)
+        self.actions = 0
         obs, info = self._env.reset()
         text = obs[0].replace(BANNER, "").strip()
         self.task = text.split("Your task is to:")[-1].strip() if "Your task is to:" in text else ""
@@ -164,13 +182,14 @@ class AlfWorldEpisode:
         obs, scores, dones, info = self._env.step([command])
         self._admissible = list(info["admissible_commands"][0])
         won = bool(info["won"][0])
+        capped = self._spend()
         return Observation(
-            text=obs[0].strip(), done=bool(dones[0]) or won, won=won, reward=float(won), admissible=self._admissible,
+            text=obs[0].strip(), done=bool(dones[0]) or won or capped, won=won, reward=float(won), admissible=self._admissible,
             choices=self._admissible,
         )
 
     def no_action(self) -> Observation:
-        return Observation(text=NOTHING, admissible=self._admissible, choices=self._admissible)
+        return Observation(text=NOTHING, done=self._spend(), admissible=self._admissible, choices=self._admissible)
 
     def close(self) -> None:
         if self._env is not None:
