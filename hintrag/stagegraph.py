@@ -94,6 +94,11 @@ TRAIN_EXCLUDE = {
 }
 
 
+# Keys added after runs were stored, with the value that behaves as before them: out of the run key
+# while they hold it (stagespec.at_default), so the runs made then keep their folders.
+TRAIN_ADDED = {"train.drop_unparsed": True}
+
+
 def _agent_model(cfg: DictConfig) -> str:
     return "model"
 
@@ -154,7 +159,7 @@ STAGES: dict[str, StageSpec] = {spec.name: spec for spec in (
         describe=lambda cfg: ("warm start: behaviour cloning on expert demonstrations" if cfg.train.regime == "bc"
                               else f"Stage D: {cfg.train.regime} student from {cfg.train.source_split}"),
         keys=("train", "model"),  # the trajectories learnt from are hashed through the upstream run
-        exclude=lambda cfg: TRAIN_EXCLUDE,
+        exclude=lambda cfg: {**TRAIN_EXCLUDE, **at_default(cfg, TRAIN_ADDED)},
         upstream=train_source,
         name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.train.source_split, f"s{cfg.seed}",
                                 cfg.train.regime, f"r{cfg.train.lora_rank}"],

@@ -67,7 +67,8 @@ def test_exclude_lists_name_real_keys_and_say_why() -> None:
 # Keys added after runs were stored (dotted key with its env, the override that moves it): at the value
 # that plays as before they stay out of the signature, so existing runs keep their folders.
 ADDED = [("webshop", "rollout", "env.results_shown", "3"), ("alfworld", "rollout", "env.max_actions", "50"),
-         ("alfworld", "teacher", "env.repeat_on", "output"), ("webshop", "reference", "env.repeat_on", "output")]
+         ("alfworld", "teacher", "env.repeat_on", "output"), ("webshop", "reference", "env.repeat_on", "output"),
+         ("alfworld", "train", "train.drop_unparsed", "false")]
 
 
 @pytest.mark.parametrize("env,stage,leaf,other", ADDED, ids=[a[2] for a in ADDED])

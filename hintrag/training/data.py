@@ -34,17 +34,20 @@ class Example:
 
 @dataclass(frozen=True)
 class Keep:
-    """Which episodes become examples: train.min_reward, train.max_nothing_happens, and the env's
-    own invalid-action answer (envs.failures), which no kept episode may show."""
+    """Which episodes become examples: train.min_reward, train.max_nothing_happens, the env's own
+    invalid-action answer (envs.failures), which no kept episode may show, and with
+    train.drop_unparsed no turn without a usable action either."""
 
     min_reward: float = 1.0
     max_nothing_happens: int | None = None
     invalid_text: str | None = None
+    drop_unparsed: bool = True
 
     @classmethod
     def from_config(cls, train: Any, env: Any) -> "Keep":
         limit = train.get("max_nothing_happens")
-        return cls(float(train.min_reward), None if limit is None else int(limit), envs.failures(env).invalid)
+        return cls(float(train.min_reward), None if limit is None else int(limit), envs.failures(env).invalid,
+                   bool(train.get("drop_unparsed", True)))
 
 
 def drop_reason(rec: dict[str, Any], keep: Keep) -> str | None:
@@ -53,7 +56,8 @@ def drop_reason(rec: dict[str, Any], keep: Keep) -> str | None:
         return "not_successful"
     if keep.max_nothing_happens is not None and rec["nothing_happens"] > keep.max_nothing_happens:
         return "nothing_happens"
-    if rec["invalid_actions"] or Failures(invalid=keep.invalid_text).shows_invalid(s["observation"] for s in rec["trace"]):
+    if (rec["invalid_actions"] and keep.drop_unparsed) or \
+            Failures(invalid=keep.invalid_text).shows_invalid(s["observation"] for s in rec["trace"]):
         return "invalid_action"
     if not rec["trace"]:
         return "no_turns"
