@@ -97,6 +97,7 @@ TRAIN_EXCLUDE = {
 # Keys added after runs were stored, with the value that behaves as before them: out of the run key
 # while they hold it (stagespec.at_default), so the runs made then keep their folders.
 TRAIN_ADDED = {"train.drop_unparsed": True}
+RETRIEVAL_ADDED = {"retrieval.pad": True, "retrieval.fallback": "tfidf"}
 
 
 def _agent_model(cfg: DictConfig) -> str:
@@ -140,7 +141,7 @@ STAGES: dict[str, StageSpec] = {spec.name: spec for spec in (
         name="teacher",
         describe=lambda cfg: f"Stage C: RAG teacher (k={cfg.teacher.k}) on {cfg.split}",
         keys=(*PLAY_KEYS, "retrieval", "teacher"),
-        exclude=play_exclude,
+        exclude=lambda cfg: {**play_exclude(cfg), **at_default(cfg, RETRIEVAL_ADDED)},
         upstream=lambda cfg: [Link("extract")],  # the bank: teacher.k and retrieval do not enter its key
         name_parts=lambda cfg: [*play_parts(cfg), cfg.retrieval.name, f"k{cfg.teacher.k}"],
         artifacts={"trajectories": TRAJECTORY_FILES},

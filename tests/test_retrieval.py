@@ -7,6 +7,7 @@ from conftest import make_cfg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hintrag.errors import ConfigError
 from hintrag.hints.hintbank import Bank, Hint
 from hintrag.hints.retrieval import make_retriever, parse_indices
 from hintrag.llm.base import Completion, Request
@@ -73,6 +74,18 @@ def test_llm_rerank_falls_back_to_tfidf(answer: str) -> None:
     got = retriever("llm_rerank", Scripted(answer)).retrieve(TASK, "heat", 2)
     assert got.fallback and [h.id for h in got.hints] == [h.id for h in retriever("tfidf").retrieve(TASK, "heat", 2).hints]
     assert got.tokens == 107  # the failed call still cost tokens
+
+
+def test_the_authors_webshop_rerank_does_not_pad_and_falls_back_to_the_first_k() -> None:
+    """retrieval.pad=false, retrieval.fallback=first (paper_webshop): fewer than k indices stay fewer;
+    an unusable answer gives the category's first k hints in bank order, as their code did."""
+    cfg = make_cfg("retrieval=llm_rerank", "retrieval.pad=false", "retrieval.fallback=first").retrieval
+    got = make_retriever(cfg, BANK, Scripted('{"answer": [3]}')).retrieve(TASK, "heat", 3)
+    assert [h.id for h in got.hints] == ["heat-0003"] and not got.fallback
+    got = make_retriever(cfg, BANK, Scripted("no idea")).retrieve(TASK, "heat", 3)
+    assert got.fallback and [h.id for h in got.hints] == ["heat-0000", "heat-0001", "heat-0002"]
+    with pytest.raises(ConfigError, match="retrieval.fallback"):
+        make_retriever(make_cfg("retrieval.fallback=bm25").retrieval, BANK, Scripted(""))
 
 
 def test_parse_indices_dedups_and_bounds() -> None:

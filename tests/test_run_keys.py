@@ -68,7 +68,8 @@ def test_exclude_lists_name_real_keys_and_say_why() -> None:
 # that plays as before they stay out of the signature, so existing runs keep their folders.
 ADDED = [("webshop", "rollout", "env.results_shown", "3"), ("alfworld", "rollout", "env.max_actions", "50"),
          ("alfworld", "teacher", "env.repeat_on", "output"), ("webshop", "reference", "env.repeat_on", "output"),
-         ("alfworld", "train", "train.drop_unparsed", "false")]
+         ("alfworld", "train", "train.drop_unparsed", "false"), ("webshop", "teacher", "retrieval.pad", "false"),
+         ("alfworld", "teacher", "retrieval.fallback", "first")]
 
 
 @pytest.mark.parametrize("env,stage,leaf,other", ADDED, ids=[a[2] for a in ADDED])

@@ -3,8 +3,10 @@
 - `none`: no hints (the base agent).
 - `tfidf`, `bm25`: lexical similarity between the task and each hint of the category.
 - `llm_rerank` (the paper's): an LLM sees the category's hints numbered and answers
-  `{"answer": [indices]}`; fewer than k valid indices are padded with the rest in bank order;
-  an unusable answer falls back to `tfidf`. Its tokens are the episode's retrieval tokens.
+  `{"answer": [indices]}`; fewer than k valid indices are padded with the rest in bank order
+  (`retrieval.pad`; the authors' WebShop code did not pad); an unusable answer falls back to
+  `tfidf` or to the category's first k hints (`retrieval.fallback=first`, the authors' code).
+  Its tokens are the episode's retrieval tokens.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from hintrag.llm.base import Backend, Request
 log = logging.getLogger(__name__)
 
 RETRIEVERS = ("none", "tfidf", "bm25", "llm_rerank")
+FALLBACKS = ("tfidf", "first")  # llm_rerank's choice when the answer is unusable
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object", "properties": {"answer": {"type": "array", "items": {"type": "integer"}}}, "required": ["answer"],
 }
@@ -34,7 +37,7 @@ class Retrieved:
     method: str = "none"
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    fallback: bool = False  # the LLM answer was unusable and tfidf chose instead
+    fallback: bool = False  # the LLM answer was unusable and retrieval.fallback chose instead
     raw: str = ""
 
     @property
@@ -133,11 +136,18 @@ def parse_indices(raw: str, n: int) -> list[int]:
 class LLMRerankRetriever:
     method = "llm_rerank"
 
-    def __init__(self, bank: Bank, backend: Backend, max_new_tokens: int) -> None:
+    def __init__(self, bank: Bank, backend: Backend, max_new_tokens: int, pad: bool = True,
+                 fallback: str = "tfidf") -> None:
         self.bank = bank
         self.backend = backend
         self.max_new_tokens = max_new_tokens
-        self.fallback = TfidfRetriever(bank)
+        self.pad = pad
+        self.fallback = TfidfRetriever(bank) if fallback == "tfidf" else None  # None: the first k in bank order
+
+    def _fallback(self, task: str, category: str, k: int) -> list[Hint]:
+        if self.fallback is None:
+            return self.bank.by_category(category)[:k]
+        return self.fallback.rank(task, category)[:k]
 
     def retrieve(self, task: str, category: str, k: int) -> Retrieved:
         hints = self.bank.by_category(category)
@@ -149,9 +159,9 @@ class LLMRerankRetriever:
         result = Retrieved(method=self.method, prompt_tokens=out.prompt_tokens,
                            completion_tokens=out.completion_tokens, raw=out.text)
         if not chosen:
-            result.hints, result.fallback = self.fallback.rank(task, category)[:k], True
+            result.hints, result.fallback = self._fallback(task, category, k), True
             return result
-        padding = [i for i in range(len(hints)) if i not in chosen][: k - len(chosen)]
+        padding = [i for i in range(len(hints)) if i not in chosen][: k - len(chosen)] if self.pad else []
         result.hints = [hints[i] for i in chosen + padding]
         return result
 
@@ -169,7 +179,11 @@ def make_retriever(retrieval: DictConfig, bank: Bank | None, backend: Backend | 
     if name == "llm_rerank":
         if backend is None:
             raise ConfigError("retrieval=llm_rerank needs an LLM backend")
-        return LLMRerankRetriever(bank, backend, int(retrieval.max_new_tokens))
+        fallback = str(retrieval.get("fallback", "tfidf"))
+        if fallback not in FALLBACKS:
+            raise ConfigError(f"retrieval.fallback={fallback!r}; choose one of {', '.join(FALLBACKS)}")
+        return LLMRerankRetriever(bank, backend, int(retrieval.max_new_tokens), bool(retrieval.get("pad", True)),
+                                  fallback)
     raise ConfigError(f"unknown retrieval {name!r}; choose one of {', '.join(RETRIEVERS)} (retrieval=...)")
 
 
