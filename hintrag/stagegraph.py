@@ -98,6 +98,7 @@ TRAIN_EXCLUDE = {
 # while they hold it (stagespec.at_default), so the runs made then keep their folders.
 TRAIN_ADDED = {"train.drop_unparsed": True}
 RETRIEVAL_ADDED = {"retrieval.pad": True, "retrieval.fallback": "tfidf"}
+HINTS_ADDED = {"hints.cut_chars": None, "hints.keep_hints": None}
 
 
 def _agent_model(cfg: DictConfig) -> str:
@@ -130,7 +131,7 @@ STAGES: dict[str, StageSpec] = {spec.name: spec for spec in (
         describe=lambda cfg: f"Stage B: hints from the failures on {cfg.hints.source_split}",
         keys=("extractor", "hints", "batch_size"),  # the failures read are hashed through the upstream Stage A run
         exclude=lambda cfg: {**prefixed("extractor.backend", llm.not_result(cfg.extractor.backend)),
-                             **llm.batch_not_result(cfg.extractor.backend)},
+                             **llm.batch_not_result(cfg.extractor.backend), **at_default(cfg, HINTS_ADDED)},
         upstream=lambda cfg: [Link("rollout", {"split": cfg.hints.source_split})],
         name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.hints.source_split, f"s{cfg.seed}",
                                 cfg.extractor.name],

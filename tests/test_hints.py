@@ -65,6 +65,24 @@ def test_rejections_are_counted_with_reasons() -> None:
     assert parsed.rejected == {"empty": 1, "too_long": 1, "not_imperative": 3, "too_many": 1}
 
 
+def test_the_authors_rule_cuts_long_hints_and_keeps_up_to_four() -> None:
+    """hints.cut_chars=240, hints.keep_hints=4 (the paper presets): the prompt still asks for 120
+    characters, a longer hint is cut to 240 instead of rejected, and up to 4 are kept of an answer."""
+    from conftest import make_cfg
+
+    from hintrag.stages.extract import cut_chars, kept_per_failure
+
+    long = "Open {receptacle} " + "and look " * 40
+    items = [{"text": long, "type": "ordering"}] + [{"text": f"Check {{receptacle}} {i}.", "type": "ordering"}
+                                                    for i in range(4)]
+    parsed = parse_hints(json.dumps({"hints": items}), 4, 120, cut_chars=240)
+    assert len(parsed.hints) == 4 and parsed.hints[0][0] == long[:240].rstrip() and parsed.repaired == {"cut": 1}
+    assert parsed.rejected == {"too_many": 1}
+    paper, plain = make_cfg("experiment=paper_webshop").hints, make_cfg("env=webshop").hints
+    assert (kept_per_failure(paper), cut_chars(paper), paper.max_hints, paper.max_chars) == (4, 240, 2, 120)
+    assert (kept_per_failure(plain), cut_chars(plain)) == (2, None)
+
+
 @pytest.mark.parametrize("raw", ["", "no json here at all", "{", "[]", '{"hints": []}', "null"])
 def test_unusable_output_is_an_error_or_empty_never_an_exception(raw: str) -> None:
     parsed = parse_hints(raw, 4, 120)

@@ -69,7 +69,8 @@ def test_exclude_lists_name_real_keys_and_say_why() -> None:
 ADDED = [("webshop", "rollout", "env.results_shown", "3"), ("alfworld", "rollout", "env.max_actions", "50"),
          ("alfworld", "teacher", "env.repeat_on", "output"), ("webshop", "reference", "env.repeat_on", "output"),
          ("alfworld", "train", "train.drop_unparsed", "false"), ("webshop", "teacher", "retrieval.pad", "false"),
-         ("alfworld", "teacher", "retrieval.fallback", "first")]
+         ("alfworld", "teacher", "retrieval.fallback", "first"), ("alfworld", "extract", "hints.cut_chars", "240"),
+         ("webshop", "extract", "hints.keep_hints", "4")]
 
 
 @pytest.mark.parametrize("env,stage,leaf,other", ADDED, ids=[a[2] for a in ADDED])

@@ -131,11 +131,13 @@ def _copied(text: str, example: Sequence[str]) -> bool:
     return any(fuzz.ratio(text.lower(), e.lower()) >= 85 for e in example)
 
 
-def parse_hints(raw: str, max_hints: int, max_chars: int, example: Sequence[str] = ()) -> Parsed:
+def parse_hints(raw: str, max_hints: int, max_chars: int, example: Sequence[str] = (),
+                cut_chars: int | None = None) -> Parsed:
     """Read the model's answer into at most `max_hints` valid hints, counting every rejection.
 
     `example` holds the texts of the prompt's format example: a near-copy of one carries nothing
-    from the failure and is rejected as `copied_example`."""
+    from the failure and is rejected as `copied_example`. With `cut_chars` no hint is rejected for
+    its length: a longer one is cut to that many characters, as the authors' code did (240)."""
     out = Parsed()
     items = _items(_load(raw, out.repaired))
     if items is None:
@@ -144,10 +146,12 @@ def parse_hints(raw: str, max_hints: int, max_chars: int, example: Sequence[str]
     for item in items:
         fields = item if isinstance(item, dict) else {"text": item}
         text = _clean_text(fields.get("text") or fields.get("hint") or fields.get("rule"), out.repaired)
+        if cut_chars is not None and len(text) > cut_chars:
+            text, out.repaired["cut"] = text[:cut_chars].rstrip(), out.repaired["cut"] + 1
         first = text.split(" ", 1)[0].lower().strip(",.:;") if text else ""
         if not text:
             out.rejected["empty"] += 1
-        elif len(text) > max_chars:
+        elif len(text) > max_chars and cut_chars is None:
             out.rejected["too_long"] += 1
         elif first in _NOT_IMPERATIVE or not first.isalpha():
             out.rejected["not_imperative"] += 1

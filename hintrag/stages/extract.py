@@ -42,6 +42,18 @@ def _request(cfg: DictConfig, rec: dict[str, Any]) -> Request:
     return Request(messages, int(cfg.hints.max_new_tokens), json_schema=HINTS_SCHEMA)
 
 
+def kept_per_failure(hints: DictConfig) -> int:
+    """Hints kept of one answer: hints.keep_hints, or as many as were asked for (hints.max_hints)."""
+    keep = hints.get("keep_hints")
+    return int(hints.max_hints if keep is None else keep)
+
+
+def cut_chars(hints: DictConfig) -> int | None:
+    """hints.cut_chars: None rejects a hint over hints.max_chars; a number cuts every hint to it instead."""
+    cut = hints.get("cut_chars")
+    return None if cut is None else int(cut)
+
+
 def propose(cfg: DictConfig, run: Run, todo: list[dict[str, Any]], proposals: dict[str, dict[str, Any]]) -> int:
     """Ask the extractor about each failure; append one proposal per episode (and add it to
     `proposals`). Returns the number of errored episodes."""
@@ -62,7 +74,8 @@ def propose(cfg: DictConfig, run: Run, todo: list[dict[str, Any]], proposals: di
                     errored += 1
                     bar.update(1)
                     continue
-                parsed = parse_hints(out.text, int(cfg.hints.max_hints), int(cfg.hints.max_chars), copies_of)
+                parsed = parse_hints(out.text, kept_per_failure(cfg.hints), int(cfg.hints.max_chars), copies_of,
+                                     cut_chars(cfg.hints))
                 proposal = {
                     "episode_id": rec["episode_id"], "category": rec["category"], "raw": out.text,
                     "hints": [{"text": t, "type": ty} for t, ty in parsed.hints], "error": parsed.error,
