@@ -96,7 +96,7 @@ TRAIN_EXCLUDE = {
 
 # Keys added after runs were stored, with the value that behaves as before them: out of the run key
 # while they hold it (stagespec.at_default), so the runs made then keep their folders.
-TRAIN_ADDED = {"train.drop_unparsed": True}
+TRAIN_ADDED = {"train.drop_unparsed": True, "train.task_only": False}
 RETRIEVAL_ADDED = {"retrieval.pad": True, "retrieval.fallback": "tfidf"}
 HINTS_ADDED = {"hints.cut_chars": None, "hints.keep_hints": None}
 

@@ -70,7 +70,7 @@ ADDED = [("webshop", "rollout", "env.results_shown", "3"), ("alfworld", "rollout
          ("alfworld", "teacher", "env.repeat_on", "output"), ("webshop", "reference", "env.repeat_on", "output"),
          ("alfworld", "train", "train.drop_unparsed", "false"), ("webshop", "teacher", "retrieval.pad", "false"),
          ("alfworld", "teacher", "retrieval.fallback", "first"), ("alfworld", "extract", "hints.cut_chars", "240"),
-         ("webshop", "extract", "hints.keep_hints", "4")]
+         ("webshop", "extract", "hints.keep_hints", "4"), ("alfworld", "train", "train.task_only", "true")]
 
 
 @pytest.mark.parametrize("env,stage,leaf,other", ADDED, ids=[a[2] for a in ADDED])

@@ -58,6 +58,21 @@ def test_no_hint_and_no_fewshot_text_survives(env: str, agent_name: str) -> None
     assert [m["content"] for m in chat if m["role"] == "assistant"] == [agent.turn_text(o) for o in OUTPUTS[agent_name]]
 
 
+@pytest.mark.parametrize("agent_name", AGENTS)
+def test_task_only_trains_on_the_task_line_without_the_receptacle_list(agent_name: str) -> None:
+    """train.task_only=true (paper_alfworld): the authors' ALFWorld student data kept `Your task is
+    to: ...` of the first observation, not the room's list; WebShop keeps its first page whole."""
+    from hintrag import envs
+
+    for env, expected in (("alfworld", "Your task is to: put a cd in desk."), ("webshop", TASK_OBS["webshop"])):
+        cfg = make_cfg(f"env={env}", f"agent={agent_name}", "train.task_only=true")
+        agent = make_agent(cfg.agent, cfg.env)
+        chat, = (e.messages for e in data.to_examples(teacher_record(agent, env, agent_name), agent,
+                                                     envs.task_only(cfg.env)))
+        assert chat[1]["content"] == expected and "desk 1." not in chat[1]["content"]
+    assert make_cfg("experiment=paper_alfworld").train.task_only and not make_cfg().train.task_only
+
+
 def test_drop_reasons() -> None:
     ok = {"reward": 1.0, "success": True, "invalid_actions": 0, "nothing_happens": 1, "trace": [{"observation": "fine"}]}
     keep = data.Keep()

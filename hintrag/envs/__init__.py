@@ -51,6 +51,13 @@ def added(env: DictConfig) -> dict[str, Any]:
     return {**COMMON_ADDED, **(getattr(module, "ADDED", {}) if module else {})}
 
 
+def task_only(env: DictConfig) -> Callable[[str], str]:
+    """The env's first observation cut to its task (train.task_only), as the env declares it
+    (`task_only` in its module); an env that declares none keeps the whole observation."""
+    module = declaration(str(env.name))
+    return getattr(module, "task_only", str) if module else str
+
+
 def failures(env: DictConfig) -> Failures:
     """How the configured env says an action failed, read from its config without loading the game."""
     module = declaration(str(env.name))
@@ -102,5 +109,5 @@ def decision_view(name: str) -> DecisionView:
     return reader.decision_view
 
 
-__all__ = ["decision_view", "Episode", "EpisodeSpec", "Failures", "Observation", "Suite", "failures", "make_suite", "not_result", "added",
+__all__ = ["decision_view", "Episode", "EpisodeSpec", "Failures", "Observation", "Suite", "failures", "make_suite", "not_result", "added", "task_only",
            "state_reader", "ENVS"]

@@ -35,6 +35,13 @@ NOT_RESULT = {"order": "which episodes come first (scope, like n_episodes); an e
 ADDED = {"max_actions": None}
 
 
+def task_only(observation: str) -> str:
+    """The first observation without the room's receptacle list: `Your task is to: ...` alone, as
+    the authors' ALFWorld student data kept it (everything after the last `Your task is to:`)."""
+    marker = "Your task is to:"
+    return marker + observation.rsplit(marker, 1)[1] if marker in observation else observation
+
+
 def failures(env: DictConfig) -> Failures:
     """ALFWorld answers "Nothing happens." to a command it cannot carry out; it has no invalid-action text."""
     return Failures(nothing=NOTHING)

@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from hintrag import envs
 from hintrag.agents import make_agent
 from hintrag.errors import ConfigError, NothingToDo
 from hintrag.artifacts import trajectories
@@ -33,7 +34,8 @@ def _read(path: Path) -> dict[str, Any] | None:
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     source_key, records = source_records(cfg, root)
     agent = make_agent(cfg.agent, cfg.env)
-    examples, dropped = data.build(records, agent, data.Keep.from_config(cfg.train, cfg.env))
+    first = envs.task_only(cfg.env) if cfg.train.get("task_only") else str
+    examples, dropped = data.build(records, agent, data.Keep.from_config(cfg.train, cfg.env), first)
     if not examples:
         limit = cfg.train.get("max_nothing_happens")
         nothing = "" if limit is None else f", at most {limit} 'nothing happens'"

@@ -15,7 +15,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from hintrag import envs
 from hintrag.agents import Agent
@@ -64,11 +64,12 @@ def drop_reason(rec: dict[str, Any], keep: Keep) -> str | None:
     return None
 
 
-def to_examples(rec: dict[str, Any], agent: Agent) -> list[Example]:
+def to_examples(rec: dict[str, Any], agent: Agent, observation: Callable[[str], str] = str) -> list[Example]:
     """The episode as the student will play it (no hints, no example, its own turns): one chat
-    ending on its last turn, or with decision prompts one example per turn."""
+    ending on its last turn, or with decision prompts one example per turn. `observation` shapes
+    the first observation (train.task_only: the env's task line alone, as the authors' ALFWorld data)."""
     trace = [StepRecord(**step) for step in rec["trace"]]
-    opening = agent.opening(rec["initial_observation"], rec["category"], hints=(), fewshot=False)
+    opening = agent.opening(observation(rec["initial_observation"]), rec["category"], hints=(), fewshot=False)
     if agent.prompt == "chat":
         chat = agent.messages(opening, trace, hints=False)[:-1]  # end on the model's last turn
         return [Example(rec["episode_id"], rec["category"], chat)]
@@ -77,7 +78,8 @@ def to_examples(rec: dict[str, Any], agent: Agent) -> list[Example]:
             for t, step in enumerate(trace)]
 
 
-def build(records: Sequence[dict[str, Any]], agent: Agent, keep: Keep) -> tuple[list[Example], Counter]:
+def build(records: Sequence[dict[str, Any]], agent: Agent, keep: Keep,
+          observation: Callable[[str], str] = str) -> tuple[list[Example], Counter]:
     """The examples of every kept episode, in the records' order, and why the others were dropped."""
     kept, dropped = [], Counter()
     for rec in records:
@@ -85,7 +87,7 @@ def build(records: Sequence[dict[str, Any]], agent: Agent, keep: Keep) -> tuple[
         if reason:
             dropped[reason] += 1
         else:
-            kept += to_examples(rec, agent)
+            kept += to_examples(rec, agent, observation)
     return kept, dropped
 
 
