@@ -65,7 +65,7 @@ class _Live:
     retrieved: Retrieved | None = None
     spare_hints: list[str] = field(default_factory=list)  # next-ranked hints for a repeat hint
     trace: list[StepRecord] = field(default_factory=list)
-    run_length: int = 0  # identical consecutive actions so far
+    run_length: int = 0  # identical consecutive actions (or whole outputs, env.repeat_on=output) so far
     error: str = ""  # why the model call failed, for an errored episode
     won: bool = False
     reward: float = 0.0

@@ -191,8 +191,8 @@ class AlfWorldEpisode:
         won = bool(info["won"][0])
         capped = self._spend()
         return Observation(
-            text=obs[0].strip(), done=bool(dones[0]) or won or capped, won=won, reward=float(won), admissible=self._admissible,
-            choices=self._admissible,
+            text=obs[0].strip(), done=bool(dones[0]) or won or capped, won=won, reward=float(won),
+            admissible=self._admissible, choices=self._admissible,
         )
 
     def no_action(self) -> Observation:
