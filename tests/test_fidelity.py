@@ -20,7 +20,8 @@ ROW = re.compile(r"^\| `([\w.]+)` \| (`[^`]*`|-) \| (`[^`]*`|-) \| [^|]+ \|$")
 # What a preset file sets that is not a protocol setting: how the grid runs, where it logs, what it reports.
 NOT_PROTOCOL = ("defaults", "hydra", "mode", "logger", "cluster", "report", "pipeline.max_steps", "pipeline.regimes")
 ALIASES = {"k": "teacher.k", "lora_rank": "train.lora_rank"}  # top-level sweep aliases of hashed keys
-GROUPS = {"env": "env.name", "model": None, "backend": "backend.name", "extractor": "extractor.name", "logger": None}
+# The preset's group choices that are protocol settings, checked through one key (env and model are the grid).
+GROUPS = {"env": None, "model": None, "backend": "backend.name", "extractor": "extractor.name", "logger": None}
 
 
 def table() -> dict[str, dict[str, str]]:
