@@ -60,7 +60,8 @@ def prefixed(prefix: str, exclude: Exclude) -> dict[str, str]:
 
 
 _ABSENT = object()
-ADDED_WHY = "at {value!r}, the behaviour from before the key existed, so runs made then keep their keys; other values are hashed"
+ADDED_WHY = ("at {value!r}, the behaviour from before the key existed, so runs made then keep their keys; "
+             "other values are hashed")
 
 
 def at_default(cfg: DictConfig, defaults: Mapping[str, Any]) -> Exclude:

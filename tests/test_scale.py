@@ -39,7 +39,8 @@ def test_paper_grids_cover_two_agents_and_two_scales() -> None:
     assert len(sweep_points("paper_webshop")) == 4 and [p[0] for p in sweep_points("k_sweep")] == [
         "k=1", "k=3", "k=6", "k=9"]
     cfg = make_cfg("experiment=paper_alfworld", "agent=stateact", "model=7b", "env.data_dir=/d")
-    assert (cfg.n_episodes, cfg.split, cfg.max_steps, cfg.model.path) == (None, "valid_unseen", 99, "Qwen/Qwen2.5-7B-Instruct")
+    assert (cfg.n_episodes, cfg.split, cfg.max_steps, cfg.model.path) == (
+        None, "valid_unseen", 99, "Qwen/Qwen2.5-7B-Instruct")
     # the authors' protocol (docs/fidelity.md, tests/test_fidelity.py): vLLM, 99 model calls run (thoughts count),
     # the stop at the 6th identical output, k=3, < 2 "Nothing happens."
     assert (cfg.backend.name, cfg.env.max_repeats, cfg.teacher.k, cfg.train.max_nothing_happens) == ("vllm", 6, 3, 1)

@@ -95,7 +95,8 @@ def test_the_authors_nothing_happens_filter_keeps_fewer_than_two() -> None:
 def test_the_authors_alfworld_data_keeps_an_unparsed_turn_and_counts_its_nothing_happens() -> None:
     """train.drop_unparsed=false (paper_alfworld): their game answered an unparsed output "Nothing
     happens.", which the filter above counts; they did not drop the episode for it."""
-    paper, plain = (data.Keep.from_config(make_cfg(*o).train, make_cfg().env) for o in (["experiment=paper_alfworld"], []))
+    paper, plain = (data.Keep.from_config(make_cfg(*o).train, make_cfg().env)
+                    for o in (["experiment=paper_alfworld"], []))
     one = {"reward": 1.0, "success": True, "invalid_actions": 1, "nothing_happens": 1,
            "trace": [{"observation": "Nothing happens."}]}
     assert (paper.drop_unparsed, plain.drop_unparsed) == (False, True)

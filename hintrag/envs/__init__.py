@@ -109,5 +109,5 @@ def decision_view(name: str) -> DecisionView:
     return reader.decision_view
 
 
-__all__ = ["decision_view", "Episode", "EpisodeSpec", "Failures", "Observation", "Suite", "failures", "make_suite", "not_result", "added", "task_only",
-           "state_reader", "ENVS"]
+__all__ = ["decision_view", "Episode", "EpisodeSpec", "Failures", "Observation", "Suite", "failures", "make_suite",
+           "not_result", "added", "task_only", "state_reader", "ENVS"]

@@ -36,7 +36,7 @@ class Page:
     kind: str  # start | results | item | sub | done
     text: str
     clickables: dict[str, Clickable]
-    hidden: frozenset[str] = frozenset()  # clickables the text does not show (env.results_shown): clickable, not offered
+    hidden: frozenset[str] = frozenset()  # not in the text (env.results_shown): clickable, not offered
 
     @property
     def admissible(self) -> list[str]:
