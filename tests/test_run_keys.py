@@ -83,6 +83,15 @@ def test_a_key_added_later_is_hashed_only_away_from_its_old_behaviour(env: str, 
     assert store.run_key(stage, moved) != store.run_key(stage, plain)
 
 
+def test_every_key_declared_as_added_later_is_tested_above() -> None:
+    from hintrag import envs
+
+    declared = {*stagegraph.TRAIN_ADDED, *stagegraph.RETRIEVAL_ADDED, *stagegraph.HINTS_ADDED}
+    for env in options("env"):
+        declared |= {f"env.{k}" for k in envs.added(make_cfg(f"env={env}").env)}
+    assert declared == {leaf for _, _, leaf, _ in ADDED}
+
+
 def key(stage: str, *overrides: str) -> str:
     return store.run_key(stage, make_cfg("env.data_dir=/d", *overrides))
 
