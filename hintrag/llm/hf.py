@@ -62,6 +62,8 @@ def _device(name: str) -> torch.device:
 class HFBackend(LocalTokens):
     """Greedy (or sampled) batched generation with transformers."""
 
+    share_head = True  # rank: prefill the candidates' common head once (experiments/bench_rank.py turns it off)
+
     def __init__(self, model: DictConfig, backend: DictConfig, generation: DictConfig) -> None:
         if backend.threads:
             torch.set_num_threads(int(backend.threads))
@@ -115,7 +117,7 @@ class HFBackend(LocalTokens):
         prompt, answers, refused = self.rank_inputs(req)
         if refused:
             return refused
-        head = _common_prefix_all(answers)
+        head = _common_prefix_all(answers) if self.share_head else 0
         reused, kv, head_logprob = self._prefill_alone(req, prompt, answers[0][:head])
         order = sorted(range(len(answers)), key=lambda i: len(answers[i]))
         rests = [answers[i][head:] for i in order]
