@@ -17,7 +17,6 @@ from hintrag.episodes import Limits, play, ranked
 from hintrag.errors import ConfigError
 from hintrag.llm import Completion, make_backend
 from hintrag.llm.base import RankRequest, Ranking, answer_ids, chat_prompt_text
-from hintrag.llm.hf import _common_prefix_all
 from hintrag.validate import validate_common
 
 CHAT = [{"role": "system", "content": "You are shopping. Answer with one action."},
@@ -55,16 +54,6 @@ def test_cached_batched_scores_equal_each_candidate_scored_alone(backend) -> Non
     assert ranking.logprobs == pytest.approx(expected, abs=1e-4)
     assert ranking.best == max(range(len(expected)), key=expected.__getitem__)
     assert ranking.finish_reason == "rank" and ranking.prompt_tokens == backend.count_prompt_tokens(CHAT)
-
-
-def test_the_answers_common_head_is_prefilled_once_and_counted_in_every_score(backend) -> None:
-    """`click[B0` shared by every candidate is scored once on the prompt; the sums stay exact."""
-    text = chat_prompt_text(backend.tokenizer, CHAT)
-    prompt = backend.tokenizer(text, add_special_tokens=False).input_ids
-    products = ["click[B0000000M2]", "click[B0000000X7]", "click[B000000ZZ1]"]
-    assert _common_prefix_all([answer_ids(backend.tokenizer, text, prompt, c) for c in products]) >= 3
-    ranking, = backend.rank([RankRequest(CHAT, products)])
-    assert ranking.logprobs == pytest.approx([alone(backend, CHAT, c) for c in products], abs=1e-4)
 
 
 def test_more_candidates_than_one_chunk_and_a_prefix_are_scored_apart(backend) -> None:

@@ -45,14 +45,6 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
-def _common_prefix_all(answers: list[list[int]]) -> int:
-    """Leading tokens every answer shares, leaving each at least its last token to score apart."""
-    head = min(len(a) for a in answers) - 1
-    for a in answers[1:]:
-        head = min(head, _common_prefix(answers[0], a))
-    return max(head, 0)
-
-
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -61,8 +53,6 @@ def _device(name: str) -> torch.device:
 
 class HFBackend(LocalTokens):
     """Greedy (or sampled) batched generation with transformers."""
-
-    share_head = True  # rank: prefill the candidates' common head once (experiments/bench_rank.py turns it off)
 
     def __init__(self, model: DictConfig, backend: DictConfig, generation: DictConfig) -> None:
         if backend.threads:
@@ -109,27 +99,19 @@ class HFBackend(LocalTokens):
         return [self._rank_one(req) for req in requests]
 
     def _rank_one(self, req: RankRequest) -> Ranking:
-        """The prompt and the answers' common head (e.g. `click[B0`) are prefilled once, reusing the
-        session's cache; the head's log-probability comes from that pass. The rest of each answer
-        runs in chunks of similar length on copies of its keys/values, each row fed the last
-        prefilled token and its rest but the last. Log-softmax is taken only at the answers' own
-        positions: the whole vocabulary at every prompt position of 40 candidates is gigabytes."""
+        """The prompt is prefilled once (reusing the session's cache), then the candidates run in
+        chunks on copies of its keys/values, each row fed the prompt's last token and its answer
+        but the last. Log-softmax is taken only at the answers' own positions: the whole
+        vocabulary at every prompt position of 40 candidates would be gigabytes."""
         prompt, answers, refused = self.rank_inputs(req)
         if refused:
             return refused
-        head = _common_prefix_all(answers) if self.share_head else 0
-        reused, kv, head_logprob = self._prefill_alone(req, prompt, answers[0][:head])
-        order = sorted(range(len(answers)), key=lambda i: len(answers[i]))
-        rests = [answers[i][head:] for i in order]
-        last = (prompt + answers[0][:head])[-1]
-        scores: list[float] = []
-        for start in range(0, len(rests), RANK_CHUNK):
-            scores += self._score_chunk(last, rests[start:start + RANK_CHUNK], kv)
-        logprobs = [0.0] * len(answers)
-        for i, score in zip(order, scores):
-            logprobs[i] = head_logprob + score
+        reused, kv = self._prefill_alone(req, prompt)
+        logprobs: list[float] = []
+        for start in range(0, len(answers), RANK_CHUNK):
+            logprobs += self._score_chunk(prompt[-1], answers[start:start + RANK_CHUNK], kv)
         if self.prefix_cache and req.session:
-            self._prefixes[req.session] = _Prefix(ids=(prompt + answers[0][:head])[:-1], kv=kv)
+            self._prefixes[req.session] = _Prefix(ids=prompt[:-1], kv=kv)
         return Ranking(logprobs, [len(a) for a in answers], len(prompt), len(prompt) - reused)
 
     def _score_chunk(self, last: int, answers: list[list[int]], kv: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
@@ -152,32 +134,24 @@ class HFBackend(LocalTokens):
         cached = self._prefixes.get(req.session) if (self.prefix_cache and req.session) else None
         return (min(_common_prefix(cached.ids, prompt), len(prompt) - 1), cached) if cached else (0, None)
 
-    def _prefill_alone(
-        self, req: Request | RankRequest, prompt: list[int], head: list[int] | tuple[()] = ()
-    ) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]], float]:
-        """Tokens reused from the session's cache, the keys/values of all tokens of `prompt + head`
-        but the last, computed for this row alone, and `head`'s summed log-probability after the
-        prompt (a ranking's common answer head; 0.0 without one).
+    def _prefill_alone(self, req: Request | RankRequest, prompt: list[int]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Tokens reused from the session's cache, and the keys/values of all prompt tokens but the
+        last, computed for this row alone.
 
         Prefilling rows one by one costs what their own new tokens cost; a padded batch costs the
         longest row's times the batch (an observation can be 500 tokens next to another row's 20).
         The last token is left for the batched generate call, which then only decodes.
         """
         reused, cached = self._reuse(req, prompt)
-        ids = list(prompt) + list(head)
-        end = len(ids) - 1
+        end = len(prompt) - 1
         cache = DynamicCache(config=self.model.config)
         if reused:
             for layer, (k, v) in enumerate(cached.kv):
                 cache.update(k[:, :, :reused], v[:, :, :reused], layer)
-        head_logprob = 0.0
         if end > reused:
-            fed = torch.tensor([ids[reused:end]], device=self.device)
-            logits = self.model(input_ids=fed, past_key_values=cache, use_cache=True, logits_to_keep=max(len(head), 1)).logits
-            if head:
-                logp = torch.log_softmax(logits[0].float(), dim=-1)
-                head_logprob = float(logp.gather(1, torch.tensor(list(head), device=self.device)[:, None]).sum())
-        return reused, [(layer.keys, layer.values) for layer in cache.layers] if end else [], head_logprob
+            ids = torch.tensor([prompt[reused:end]], device=self.device)
+            self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return reused, [(layer.keys, layer.values) for layer in cache.layers] if end else []
 
     def _batch_inputs(
         self, prompts: list[list[int]], kvs: list[list[tuple[torch.Tensor, torch.Tensor]]], max_new: int
@@ -218,7 +192,7 @@ class HFBackend(LocalTokens):
     def _generate_batch(
         self, reqs: list[Request], prompts: list[list[int]], max_new: int, stop: tuple[str, ...]
     ) -> list[Completion]:
-        reuse, kvs, _ = zip(*[self._prefill_alone(r, p) for r, p in zip(reqs, prompts)])
+        reuse, kvs = zip(*[self._prefill_alone(r, p) for r, p in zip(reqs, prompts)])
         input_ids, mask, cache = self._batch_inputs(prompts, kvs, max_new)
         config = GenerationConfig(
             max_new_tokens=max_new,
