@@ -32,9 +32,13 @@ PLAY_KEYS = ("env", "agent", "model", "generation", "backend", "seed", "split", 
 def play_exclude(cfg: DictConfig) -> Exclude:
     """The env's and the engine's keys that do not change an episode (declared by each env and backend),
     and the env's later keys while they play as before."""
-    added = {f"env.{key}": value for key, value in envs.added(cfg.env).items()}
+    added = {**{f"env.{key}": value for key, value in envs.added(cfg.env).items()}, **AGENT_ADDED}
     return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend)),
             **llm.batch_not_result(cfg.backend), **at_default(cfg, added)}
+
+
+# Agent keys added after runs were stored (stagespec.at_default, as the keys below): the decision state's options.
+AGENT_ADDED = {"agent.recent_turns": None, "agent.memory": False}
 
 
 def env_exclude(cfg: DictConfig) -> Exclude:
@@ -111,7 +115,7 @@ STAGES: dict[str, StageSpec] = {spec.name: spec for spec in (
         name="demos",
         describe=lambda cfg: f"expert demonstrations on {cfg.demos.split} ({cfg.demos.per_category} per category)",
         keys=("env", "agent", "demos"),  # the expert, the episodes, and the format the agent renders them in
-        exclude=lambda cfg: {**env_exclude(cfg), **DEMOS_EXCLUDE},
+        exclude=lambda cfg: {**env_exclude(cfg), **DEMOS_EXCLUDE, **at_default(cfg, AGENT_ADDED)},
         upstream=no_links,
         name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, "expert", cfg.demos.split, f"n{cfg.demos.per_category}"],
         artifacts={"trajectories": TRAJECTORIES},

@@ -70,7 +70,8 @@ ADDED = [("webshop", "rollout", "env.results_shown", "3"), ("alfworld", "rollout
          ("alfworld", "teacher", "env.repeat_on", "output"), ("webshop", "reference", "env.repeat_on", "output"),
          ("alfworld", "train", "train.drop_unparsed", "false"), ("webshop", "teacher", "retrieval.pad", "false"),
          ("alfworld", "teacher", "retrieval.fallback", "first"), ("alfworld", "extract", "hints.cut_chars", "240"),
-         ("webshop", "extract", "hints.keep_hints", "4"), ("alfworld", "train", "train.task_only", "true")]
+         ("webshop", "extract", "hints.keep_hints", "4"), ("alfworld", "train", "train.task_only", "true"),
+         ("alfworld", "rollout", "agent.recent_turns", "4"), ("alfworld", "demos", "agent.memory", "true")]
 
 
 @pytest.mark.parametrize("env,stage,leaf,other", ADDED, ids=[a[2] for a in ADDED])
@@ -86,7 +87,7 @@ def test_a_key_added_later_is_hashed_only_away_from_its_old_behaviour(env: str, 
 def test_every_key_declared_as_added_later_is_tested_above() -> None:
     from hintrag import envs
 
-    declared = {*stagegraph.TRAIN_ADDED, *stagegraph.RETRIEVAL_ADDED, *stagegraph.HINTS_ADDED}
+    declared = {*stagegraph.TRAIN_ADDED, *stagegraph.RETRIEVAL_ADDED, *stagegraph.HINTS_ADDED, *stagegraph.AGENT_ADDED}
     for env in options("env"):
         declared |= {f"env.{k}" for k in envs.added(make_cfg(f"env={env}").env)}
     assert declared == {leaf for _, _, leaf, _ in ADDED}

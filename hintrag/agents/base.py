@@ -66,7 +66,9 @@ class Agent:
                 raise ConfigError("agent.prompt=decision rewrites the task message every turn; set agent.hint_placement=system")
             from hintrag.envs import decision_view
 
-            self.view = decision_view(str(self.env.name))
+            recent = self.cfg.get("recent_turns")
+            self.view = decision_view(str(self.env.name), None if recent is None else int(recent),
+                                      bool(self.cfg.get("memory", False)))
         if self.page_words < 1:
             raise ConfigError(f"agent.page_words={self.page_words} must be >= 1")
 

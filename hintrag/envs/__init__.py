@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from types import ModuleType
 from typing import Any, Callable
 
@@ -97,16 +98,25 @@ def state_reader(name: str) -> StateReader:
 DecisionView = Callable[[str, list[tuple[str, str]], int], str]
 
 
-def decision_view(name: str) -> DecisionView:
+def decision_view(name: str, recent_turns: int | None = None, memory: bool = False) -> DecisionView:
     """The env's compact state for agent.prompt=decision: (first observation, (action,
-    observation) turns so far, page words) -> the text the agent decides from."""
+    observation) turns so far, page words) -> the text the agent decides from. `recent_turns` and
+    `memory` are options of a view that declares them (`VIEW_OPTIONS` in its module)."""
     if name == "alfworld":
         from hintrag.envs import alfworld_state as reader
     elif name == "webshop":
         from hintrag.envs.webshop import state as reader
     else:
         raise ConfigError(f"agent.prompt=decision has no state view for env {name!r}; known: {', '.join(ENVS)}")
-    return reader.decision_view
+    options = {"recent_turns": recent_turns, "memory": memory}
+    unknown = [k for k, v in options.items() if v not in (None, False) and k not in getattr(reader, "VIEW_OPTIONS", ())]
+    if unknown:
+        raise ConfigError(f"agent.{' and agent.'.join(unknown)}: {name}'s decision state has no such option; "
+                          "leave it at its default (null/false)")
+    if recent_turns is not None and recent_turns < 0:
+        raise ConfigError(f"agent.recent_turns={recent_turns} must be >= 0 (or null)")
+    return functools.partial(reader.decision_view, **options) if any(v not in (None, False) for v in options.values()) \
+        else reader.decision_view
 
 
 __all__ = ["decision_view", "Episode", "EpisodeSpec", "Failures", "Observation", "Suite", "failures", "make_suite",
