@@ -37,9 +37,8 @@ VIEW = decision_view("alfworld", recent_turns=2, memory=True)
 def test_the_memory_follows_the_agents_own_turns() -> None:
     memory = Memory.after(ROOM, TURNS[:5])
     assert memory.lines() == [
-        "You are at: microwave 1. You hold: apple 1 (heated).",
         "Seen: fridge 1: closed, not looked inside; countertop 1: knife 2; microwave 1: closed, not looked inside",
-        "Not visited: cabinet 2, cabinet 1, sinkbasin 1"]
+        "Not visited: cabinet 2, cabinet 1, sinkbasin 1", "You are at: microwave 1. You hold: apple 1 (heated)."]
     memory = Memory.after(ROOM, TURNS + [("move apple 1 to cabinet 1", "You move the apple 1 to the cabinet 1.")])
     assert memory.held == "nothing" and memory.treated == [] and memory.seen["cabinet 1"] == ["apple 1"]
     assert things("a apple 1, a knife 2, and a cup 1") == ["apple 1", "knife 2", "cup 1"] and things("nothing") == []
@@ -48,8 +47,8 @@ def test_the_memory_follows_the_agents_own_turns() -> None:
 def test_the_view_shows_the_task_the_memory_and_the_last_turns_in_full() -> None:
     lines = VIEW(ROOM, TURNS, 200).splitlines()
     assert lines[0] == "Your task is to: put a hot apple in cabinet."
-    assert lines[1] == "You are at: cabinet 1. You hold: apple 1 (heated)."
-    assert "cabinet 1: nothing" in lines[2] and lines[3] == "Not visited: cabinet 2, sinkbasin 1"
+    assert lines[3] == "You are at: cabinet 1. You hold: apple 1 (heated)."
+    assert "cabinet 1: nothing" in lines[1] and lines[2] == "Not visited: cabinet 2, sinkbasin 1"
     assert lines[4:] == ["Last turns:", "> open cabinet 1", TURNS[-2][1], "> look", "Nothing happens."]
     assert VIEW(ROOM, [], 200).splitlines()[-1] == "Last turns: none"
 

@@ -123,8 +123,9 @@ class Memory:
         seen = "; ".join(f"{place}: {CLOSED if listed is None else ', '.join(listed) or 'nothing'}"
                          for place, listed in self.seen.items())
         unvisited = [r for r in self.room if r not in self.seen and r != self.location]
-        return [f"You are at: {self.location}. You hold: {held}.", f"Seen: {seen or 'nothing yet'}",
-                f"Not visited: {', '.join(unvisited) or 'none'}"]
+        # "Seen" grows at its end, so the prompt's cached prefix (the hf backend's) reaches into it
+        return [f"Seen: {seen or 'nothing yet'}", f"Not visited: {', '.join(unvisited) or 'none'}",
+                f"You are at: {self.location}. You hold: {held}."]
 
 
 def receptacles(initial_observation: str) -> list[str]:
