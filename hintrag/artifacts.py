@@ -35,6 +35,11 @@ def read_input(stage: str, cfg: DictConfig, root: Path, kind: str, warm_start: b
     found = ([(link, up) for link, up in upstream(stage, cfg) if link.label == WARM_START] if warm_start
              else inputs(stage, cfg))
     (link, up), = found
+    return _read(link, up, cfg, root, kind, warm_start)
+
+
+def _read(link: Link, up: DictConfig, cfg: DictConfig, root: Path, kind: str, warm_start: bool = False
+          ) -> tuple[Run, Any]:
     run = locate_run(link.stage, up, root)
     pattern = stagegraph.get(link.stage).artifacts[kind]
     path = run.path if "*" in pattern else run.path / pattern
@@ -45,9 +50,11 @@ def read_input(stage: str, cfg: DictConfig, root: Path, kind: str, warm_start: b
     return run, value
 
 
-def trajectories(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
-    """The episodes of the run `stage` reads, in episode-id order."""
-    return read_input(stage, cfg, root, "trajectories")
+def trajectories(stage: str, cfg: DictConfig, root: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The episodes of the runs `stage` reads (one, or for a round of iterated imitation the demos and
+    the imitation games), each run's in episode-id order, and the runs' keys joined by "+"."""
+    read = [_read(link, up, cfg, root, "trajectories") for link, up in inputs(stage, cfg)]
+    return "+".join(run.key for run, _ in read), [record for _, records in read for record in records]
 
 
 def hint_bank(stage: str, cfg: DictConfig, root: Path) -> tuple[Run, Bank]:

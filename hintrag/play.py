@@ -40,16 +40,17 @@ def _keep(run: Run, name: str, record: dict[str, Any], seen: dict[str, dict[str,
 
 def play_stage(
     stage: str, cfg: DictConfig, root: Path, hinting: Callable[[Backend], Hinting] | None = None,
-    fewshot: bool = True,
+    fewshot: bool = True, chosen: Callable[[Suite], list[EpisodeSpec]] | None = None,
 ) -> tuple[Run, dict[str, Any]]:
     """Play the configured episodes into the stage's run folder, resuming; return run and metrics.
 
     `hinting` (teacher) builds how hints are retrieved once the agent's backend exists, since the
-    paper's re-ranker is an LLM call.
+    paper's re-ranker is an LLM call. `chosen` picks the episodes where a stage has its own
+    (iterated imitation's held-out games) instead of the split's first `n_episodes`.
     """
     suite = make_suite(cfg.env)
     shard = shard_of(cfg)
-    specs = select_episodes(suite, cfg.split, cfg.n_episodes)
+    specs = chosen(suite) if chosen else select_episodes(suite, cfg.split, cfg.n_episodes)
     agent = make_agent(cfg.agent, cfg.env)
     run = open_run(stage, cfg, root)
     seen = unique_by(run.records(TRAJECTORIES), "episode_id")  # read once; new episodes are added as they finish

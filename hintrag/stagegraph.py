@@ -70,8 +70,19 @@ STUDENT_REGIMES = {"sft": "SFT", "distill": "Distill"}  # train.regime -> the re
 
 def train_source(cfg: DictConfig) -> list[Link]:
     if cfg.train.regime == "bc":  # demonstrations pick their own episodes (demos.*, hashed upstream)
-        return [Link("demos")]
+        return [Link("demos"), *imitation_source(cfg)]
     return [Link(SOURCES[cfg.train.regime], {"split": cfg.train.source_split})]
+
+
+def imitation_source(cfg: DictConfig) -> list[Link]:
+    """Round r > 0 of iterated imitation also learns from the imitation games that the agent of
+    round r - 1 (warm-started with this run's recipe) won."""
+    round_ = int(cfg.train.get("round", 0))
+    if round_ == 0:
+        return []
+    recipe = {f"warm_start.{key}": cfg.train[key] for key in cfg.warm_start if key in cfg.train}
+    return [Link("imitate", {**recipe, "warm_start.round": round_ - 1, "model.warm_start": "bc",
+                             "model.warm_adapter": None, "model.adapter": None, "split": cfg.demos.split})]
 
 
 def report_links(cfg: DictConfig) -> list[Link]:
@@ -100,7 +111,7 @@ TRAIN_EXCLUDE = {
 
 # Keys added after runs were stored, with the value that behaves as before them: out of the run key
 # while they hold it (stagespec.at_default), so the runs made then keep their folders.
-TRAIN_ADDED = {"train.drop_unparsed": True, "train.task_only": False}
+TRAIN_ADDED = {"train.drop_unparsed": True, "train.task_only": False, "train.round": 0}
 RETRIEVAL_ADDED = {"retrieval.pad": True, "retrieval.fallback": "tfidf"}
 HINTS_ADDED = {"hints.cut_chars": None, "hints.keep_hints": None}
 
@@ -127,6 +138,17 @@ STAGES: dict[str, StageSpec] = {spec.name: spec for spec in (
         exclude=play_exclude,
         upstream=no_links,
         name_parts=play_parts,
+        artifacts={"trajectories": TRAJECTORY_FILES, "errors": ERRORS},
+        loads_model=_agent_model,
+    ),
+    StageSpec(
+        name="imitate",
+        describe=lambda cfg: (f"iterated imitation: the round {cfg.warm_start.round} agent on {cfg.imitation.games} "
+                              f"held-out {cfg.split} games"),
+        keys=(*PLAY_KEYS, "imitation", "demos"),  # which games: after Stage A's, never the demos' (demos.*)
+        exclude=lambda cfg: {**play_exclude(cfg), **prefixed("demos", {"max_steps": "the expert's step limit"})},
+        upstream=no_links,  # the round's agent is the warm start (warm_start.round), linked as weights
+        name_parts=lambda cfg: [*play_parts(cfg), f"imitate-r{cfg.warm_start.round}"],
         artifacts={"trajectories": TRAJECTORY_FILES, "errors": ERRORS},
         loads_model=_agent_model,
     ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from hintrag import stagegraph
 from hintrag.artifacts import adapter
@@ -20,6 +20,7 @@ KINDS = ("bc",)  # what model.warm_start may name
 def check(cfg: DictConfig) -> None:
     """One clear error for a warm start that cannot mean anything, before any work."""
     kind = cfg.model.get("warm_start")
+    _check_rounds(cfg, kind)
     if kind is None:
         return
     if kind not in KINDS:
@@ -27,6 +28,24 @@ def check(cfg: DictConfig) -> None:
     if cfg.mode == "train" and cfg.train.regime == "bc":
         raise ConfigError("train.regime=bc trains the warm start itself, from the plain weights; drop model.warm_start")
     _check_extractor(cfg)
+
+
+def _check_rounds(cfg: DictConfig, kind: str | None) -> None:
+    """Iterated imitation: a round is a count, a later round is a BC run, and mode=imitate plays a
+    warm-started agent on the demos' (train) split."""
+    for key in ("warm_start.round", "train.round"):
+        if int(OmegaConf.select(cfg, key, default=0) or 0) < 0:
+            raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} must be >= 0")
+    if cfg.mode == "train" and int(cfg.train.get("round", 0) or 0) and cfg.train.regime != "bc":
+        raise ConfigError(f"train.round={cfg.train.round} is a round of the warm start; it needs train.regime=bc")
+    if cfg.mode != "imitate":
+        return
+    if kind is None:
+        raise ConfigError("mode=imitate plays a warm-started agent; set model.warm_start=bc (warm_start.round picks "
+                          "the round)")
+    if str(cfg.split) != str(cfg.demos.split):
+        raise ConfigError(f"mode=imitate plays the demos' split ({cfg.demos.split}), never {cfg.split}; set "
+                          f"split={cfg.demos.split}")
 
 
 def _check_extractor(cfg: DictConfig) -> None:

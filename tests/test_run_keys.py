@@ -71,7 +71,8 @@ ADDED = [("webshop", "rollout", "env.results_shown", "3"), ("alfworld", "rollout
          ("alfworld", "train", "train.drop_unparsed", "false"), ("webshop", "teacher", "retrieval.pad", "false"),
          ("alfworld", "teacher", "retrieval.fallback", "first"), ("alfworld", "extract", "hints.cut_chars", "240"),
          ("webshop", "extract", "hints.keep_hints", "4"), ("alfworld", "train", "train.task_only", "true"),
-         ("alfworld", "rollout", "agent.recent_turns", "4"), ("alfworld", "demos", "agent.memory", "true")]
+         ("alfworld", "rollout", "agent.recent_turns", "4"), ("alfworld", "demos", "agent.memory", "true"),
+         ("alfworld", "train", "train.round", "1")]
 
 
 @pytest.mark.parametrize("env,stage,leaf,other", ADDED, ids=[a[2] for a in ADDED])

@@ -29,9 +29,10 @@ from hintrag.validate import validate_model
 log = logging.getLogger(__name__)
 
 
-def failed_episodes(cfg: DictConfig, root: Path) -> tuple[Run, list[dict[str, Any]]]:
-    source, records = trajectories("extract", cfg, root)
-    return source, [r for r in records if not r["success"]]
+def failed_episodes(cfg: DictConfig, root: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The Stage A run's key and its failed episodes."""
+    source_key, records = trajectories("extract", cfg, root)
+    return source_key, [r for r in records if not r["success"]]
 
 
 def _request(cfg: DictConfig, rec: dict[str, Any]) -> Request:
@@ -117,16 +118,16 @@ def bank_metrics(failures: list[dict[str, Any]], proposals: dict[str, dict[str, 
 
 
 def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
-    source, failures = failed_episodes(cfg, root)
+    source_key, failures = failed_episodes(cfg, root)
     run_ = open_run("extract", cfg, root)
     proposals = unique_by(run_.records(PROPOSALS), "episode_id")
     todo = [r for r in failures if r["episode_id"] not in proposals]
     errored = propose(cfg, run_, todo, proposals) if todo else 0
     if not failures:
-        print(f"extract: Stage A run {source.key} has no failed episodes; the bank is empty")
+        print(f"extract: Stage A run {source_key} has no failed episodes; the bank is empty")
     bank = build_bank(cfg, failures, proposals)
     bank.save(run_.path / BANK)
-    metrics = {"source_run": source.key, **bank_metrics(failures, proposals, bank, errored)}
+    metrics = {"source_run": source_key, **bank_metrics(failures, proposals, bank, errored)}
     run_.write_json("metrics.json", metrics)
     print(f"extract: {metrics['failures_read']} failures read, {metrics['hints_proposed']} hints proposed, "
           f"{metrics['hints_kept']} kept after dedup, rejected {metrics['rejected'] or 'none'} -> {run_.path}")

@@ -23,8 +23,7 @@ from hintrag.validate import validate_model
 
 def source_records(cfg: DictConfig, root: Path) -> tuple[str, list[dict[str, Any]]]:
     """The trajectories the student learns from, found by the upstream stage's key."""
-    source, records = trajectories("train", cfg, root)
-    return source.key, records
+    return trajectories("train", cfg, root)
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -1,0 +1,124 @@
+"""Iterated imitation: round r of the warm start (warm_start.round) trains on the demos plus the
+held-out train games the round r - 1 agent won (mode=imitate); each round is its own keyed run,
+never an evaluation game, and a rerun resumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import make_cfg, tiny_overrides
+from test_train import teacher_record
+
+from hintrag import store
+from hintrag.agents import make_agent
+from hintrag.artifacts import trajectories
+from hintrag.envs import make_suite
+from hintrag.errors import ConfigError
+from hintrag.scripted import demo_games
+from hintrag.stages import run_mode
+from hintrag.stages.imitate import imitation_games
+from hintrag.stages.pipeline import steps
+from hintrag.store import open_run, upstream, with_values
+from hintrag.training import data
+
+WARM = "model.warm_start=bc"
+
+
+def chain(stage: str, cfg) -> list[str]:
+    """Every upstream run of `stage`, depth first, as 'stage@round'."""
+    out = []
+    for link, up in upstream(stage, cfg):
+        rounds = {"train": up.train.round, "imitate": up.warm_start.round}
+        out.append(f"{link.stage}@{rounds[link.stage]}" if link.stage in rounds else link.stage)
+        out += chain(link.stage, up)
+    return out
+
+
+def test_round_zero_is_the_plain_warm_start_and_each_round_reads_the_one_before() -> None:
+    plain = make_cfg("env.data_dir=/d", WARM)
+    assert store.run_key("rollout", plain) == store.run_key("rollout", make_cfg("env.data_dir=/d", WARM,
+                                                                                "warm_start.round=0"))
+    two = make_cfg("env.data_dir=/d", WARM, "warm_start.round=2")
+    assert chain("rollout", two) == ["train@2", "demos", "imitate@1", "train@1", "demos", "imitate@0",
+                                     "train@0", "demos"]
+    assert store.run_key("rollout", two) != store.run_key("rollout", plain)
+    one = make_cfg("env.data_dir=/d", WARM, "warm_start.round=1")
+    (_, r1), = [(link, up) for link, up in upstream("rollout", one) if link.stage == "train"]
+    imitate = [up for link, up in upstream("train", r1) if link.stage == "imitate"][0]
+    assert imitate.split == "train" and imitate.warm_start.round == 0 and imitate.model.warm_start == "bc"
+    assert store.run_key("train", with_values(imitate, {"train.regime": "bc"})) != store.run_key("train", r1)
+
+
+def test_the_pipeline_plans_every_round() -> None:
+    plan = steps(make_cfg("env.data_dir=/d", WARM, "warm_start.round=2"))
+    rounds = [(s.mode, s.cfg.warm_start.round) for s in plan if s.mode == "imitate"]
+    assert rounds == [("imitate", 0), ("imitate", 1)]
+    trains = [s for s in plan if s.mode == "train" and s.cfg.train.regime == "bc"]
+    assert sorted(s.cfg.train.round for s in trains) == [0, 1, 2]
+
+
+def test_imitation_games_are_neither_demos_nor_stage_a_games(alfworld_data: Path) -> None:
+    cfg = make_cfg(f"env.data_dir={alfworld_data}", "demos.per_category=20", "pipeline.train_episodes=120",
+                   "imitation.games=300")
+    suite = make_suite(cfg.env)
+    games = imitation_games(suite, cfg)
+    stage_a = {s.id for s in suite.episodes("train")[:120]}
+    demos = {s.id for s in demo_games(suite, "train", 20)}
+    assert len(games) == len({s.id for s in games}) == 300
+    assert all(s.id.startswith("train/") for s in games)
+    assert not {s.id for s in games} & (stage_a | demos)
+    with pytest.raises(ConfigError, match="lower imitation.games"):
+        imitation_games(suite, with_values(cfg, {"imitation.games": 5000}))
+
+
+def test_imitate_refuses_a_plain_model_and_an_evaluation_split(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="model.warm_start=bc"):
+        run_mode(make_cfg("mode=imitate", f"store.root={tmp_path}", "env.data_dir=/d", "split=train"))
+    with pytest.raises(ConfigError, match="split=train"):
+        run_mode(make_cfg("mode=imitate", f"store.root={tmp_path}", "env.data_dir=/d", WARM))
+
+
+def _records(agent, prefix: str, won: list[bool]) -> list[dict]:
+    out = []
+    for i, success in enumerate(won):
+        rec = teacher_record(agent, "alfworld", "act")
+        rec.update(episode_id=f"train/{prefix}{i}", success=success, reward=float(success), retrieval=None)
+        out.append(rec)
+    return out
+
+
+def test_a_round_trains_on_the_demos_and_the_won_games_of_the_round_before(tmp_path: Path) -> None:
+    (tmp_path / "store.json").write_text('{"schema": 1}')
+    one = make_cfg("env.data_dir=/d", WARM, "warm_start.round=1", f"store.root={tmp_path}", "agent=act")
+    (_, train_cfg), = [(link, up) for link, up in upstream("rollout", one) if link.stage == "train"]
+    agent = make_agent(train_cfg.agent, train_cfg.env)
+    for (link, up), (prefix, won) in zip(store.inputs("train", train_cfg), [("demo", [True, False]),
+                                                                            ("game", [True, False, True])]):
+        run = open_run(link.stage, up, tmp_path)
+        for rec in _records(agent, prefix, won):
+            run.append("trajectories.jsonl", rec)
+    key, records = trajectories("train", train_cfg, tmp_path)
+    assert key.count("+") == 1 and len(records) == 5
+    examples, dropped = data.build(records, agent, data.Keep.from_config(train_cfg.train, train_cfg.env), str)
+    assert sorted({e.episode_id for e in examples}) == ["train/demo0", "train/game0", "train/game2"]
+
+
+@pytest.mark.slow
+def test_a_round_plays_trains_and_resumes_with_a_tiny_model(tmp_path: Path, alfworld_data: Path,
+                                                           tiny_model_dir: Path) -> None:
+    common = [*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), "demos.per_category=1", "warm_start.epochs=1",
+              f"backend.cache_dir={tmp_path / 'cache'}", "max_steps=2", "imitation.games=2", "imitation.after=6",
+              "warm_start.min_reward=0", "train.eval_fraction=0", "agent=act"]
+    run_mode(make_cfg(*common, "mode=demos"))
+    run_mode(make_cfg(*common, "mode=train", "train.regime=bc", "train.epochs=1", "train.lr=3e-4",
+                      "train.max_length=2048", "train.min_reward=0"))
+    first = run_mode(make_cfg(*common, WARM, "mode=imitate", "split=train"))
+    assert first["n_episodes"] == 2 and first["last_session"]["played"] == 2
+    again = run_mode(make_cfg(*common, WARM, "mode=imitate", "split=train"))
+    assert again["n_episodes"] == 2 and again["run"] == first["run"] and not again.get("last_session", {}).get("played")
+    out = run_mode(make_cfg(*common, "mode=train", "train.regime=bc", "train.round=1", "train.epochs=1",
+                            "train.lr=3e-4", "train.max_length=2048", "train.min_reward=0"))
+    assert out["episodes_read"] == 6 + 2 and "+" in out["source_run"]  # 6 demos (one per type) + 2 games
+    played = run_mode(make_cfg(*common, WARM, "warm_start.round=1", "mode=rollout", "n_episodes=1"))
+    assert played["n_episodes"] == 1
