@@ -29,12 +29,17 @@ ADAPTER = "adapter"  # Stage D: the LoRA adapter folder
 PLAY_KEYS = ("env", "agent", "model", "generation", "backend", "seed", "split", "max_steps", "batch_size")
 
 
+NEXT_EXAMPLE = "agent.next_example_header"  # the header of a second solved example
+NEXT_EXAMPLE_WHY = "opens a second solved example, which the prompt shows only at agent.fewshot >= 2 (hashed)"
+
+
 def play_exclude(cfg: DictConfig) -> Exclude:
     """The env's and the engine's keys that do not change an episode (declared by each env and backend),
-    and the env's later keys while they play as before."""
+    the env's and the agent's later keys while they play as before, and prompt text the prompt does not show."""
     added = {**{f"env.{key}": value for key, value in envs.added(cfg.env).items()}, **AGENT_ADDED}
+    unshown = {NEXT_EXAMPLE: NEXT_EXAMPLE_WHY} if int(cfg.agent.fewshot) < 2 else {}
     return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend)),
-            **llm.batch_not_result(cfg.backend), **at_default(cfg, added)}
+            **llm.batch_not_result(cfg.backend), **at_default(cfg, added), **unshown}
 
 
 # Agent keys added after runs were stored (stagespec.at_default, as the keys below): the decision state's options.
@@ -97,7 +102,8 @@ NOT_PLAYED = "the expert writes every turn"
 DEMOS_EXCLUDE = {"agent.max_new_tokens": f"a model's answer length; {NOT_PLAYED}",
                  "agent.stop": f"where a model's answer is cut; {NOT_PLAYED}",
                  "agent.act": f"how a model picks its action; {NOT_PLAYED}",
-                 "agent.skip_unchanged": f"which actions a ranking model may pick; {NOT_PLAYED}"}
+                 "agent.skip_unchanged": f"which actions a ranking model may pick; {NOT_PLAYED}",
+                 NEXT_EXAMPLE: "a demonstration is rendered without solved examples"}
 STUDENT_ADAPTER = {"model.adapter": "set to the student's adapter; its train run is hashed as upstream"}
 TRAIN_EXCLUDE = {
     "train.report_to": "logging (set by logger=)",

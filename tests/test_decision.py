@@ -127,12 +127,13 @@ def test_a_held_out_episode_takes_all_its_turns_along() -> None:
 
 
 def test_the_chat_presets_render_their_training_chats_and_prompts_as_before() -> None:
-    """tests/golden/paper_prompts.json was written by the code before decision prompts existed."""
+    """tests/golden/paper_prompts.json was written by the code before decision prompts existed, when
+    every preset showed one example (paper_alfworld now shows two: tests/test_fewshot.py)."""
     golden = json.loads(GOLDEN.read_text())
     for key, expected in golden.items():
         preset, name = key.split("/")
         env = "alfworld" if preset.endswith("alfworld") else "webshop"
-        cfg = make_cfg(f"experiment={preset}", f"agent={name}")
+        cfg = make_cfg(f"experiment={preset}", f"agent={name}", "agent.fewshot=1")
         agent = make_agent(cfg.agent, cfg.env)
         rec = teacher_record(agent, env, name)
         example, = data.to_examples(rec, agent)

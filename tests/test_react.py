@@ -6,7 +6,7 @@ import pytest
 from conftest import make_cfg
 
 from hintrag.agents import make_agent
-from hintrag.envs.examples import load_examples
+from hintrag.envs.examples import load_example_sets, load_examples
 from hintrag.envs.alfworld import TASK_TYPES
 
 AGENT = make_agent(make_cfg().agent, make_cfg().env)
@@ -37,10 +37,10 @@ def test_turn_text_cuts_at_stop() -> None:
     assert AGENT.turn_text("go to desk 1\nYou arrive") == "go to desk 1"
 
 
-def test_every_task_type_has_a_won_example_with_valid_thoughts() -> None:
-    examples = load_examples("alfworld")
+def test_every_example_of_every_task_type_has_valid_thoughts() -> None:
+    examples = load_example_sets("alfworld")
     assert sorted(examples) == sorted(TASK_TYPES)
-    for ex in examples.values():
+    for ex in (ex for pair in examples.values() for ex in pair):
         assert ex.steps and any(s.thought for s in ex.steps)
         turns = AGENT.example_turns(ex)
         assert turns[0][0].startswith("think: ")

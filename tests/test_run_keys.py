@@ -98,6 +98,14 @@ def key(stage: str, *overrides: str) -> str:
     return store.run_key(stage, make_cfg("env.data_dir=/d", *overrides))
 
 
+@pytest.mark.parametrize("stage", ["rollout", "teacher", "eval"])
+def test_the_second_examples_header_is_hashed_only_where_a_second_example_is_shown(stage: str) -> None:
+    other = "agent.next_example_header=Next example:"
+    assert key(stage, other) == key(stage)  # agent.fewshot=1 shows one example
+    assert key(stage, "agent.fewshot=2", other) != key(stage, "agent.fewshot=2") != key(stage)
+    assert key("demos", other) == key("demos")  # demonstrations show none
+
+
 @pytest.mark.parametrize("override", ["env.seed=7", "env.max_steps=10", "env.invalid_action_text=null",
                                       "env.results_shown=3"])
 def test_webshop_keys_that_change_episodes_change_the_folder(override: str) -> None:

@@ -1,10 +1,10 @@
 """Prompt machinery shared by every agent format and env.
 
-The opening chat is: a system message (env instruction, agent format, optional hint block, one
-solved example of the same category) and a user message (the task observation, optionally
-followed by the hint block). Each later turn appends the model's answer as an assistant message
-and the env's answer as a user message, so the prompt only grows at its end (prefix caching
-works) and later stages can remove the hint block and the example exactly.
+The opening chat is: a system message (env instruction, agent format, optional hint block), the
+`agent.fewshot` solved examples of the same category as chat turns, and a user message (the task
+observation, optionally followed by the hint block). Each later turn appends the model's answer as
+an assistant message and the env's answer as a user message, so the prompt only grows at its end
+(prefix caching works) and later stages can remove the hint block and the examples exactly.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Sequence
 
 from omegaconf import DictConfig
 
-from hintrag.envs.examples import ExampleEpisode, load_examples
+from hintrag.envs.examples import ExampleEpisode, examples_per_category, load_example_sets
 from hintrag.errors import ConfigError
 from hintrag.llm.base import Message
 from hintrag.records import StepRecord
@@ -51,7 +51,9 @@ class Agent:
         self.prompt = str(agent.get("prompt", "chat"))
         self.page_words = int(agent.get("page_words", 200))
         self.skip_unchanged = bool(agent.get("skip_unchanged", False))
+        self.fewshot = int(agent.fewshot)
         self._check_modes()
+        self._check_fewshot()
 
     def _check_modes(self) -> None:
         """agent.act and agent.prompt: known values, and combinations that mean something."""
@@ -60,7 +62,7 @@ class Agent:
         if self.prompt not in PROMPTS:
             raise ConfigError(f"agent.prompt={self.prompt!r}; choose one of {', '.join(PROMPTS)}")
         if self.prompt == "decision":
-            if int(self.cfg.fewshot):
+            if self.fewshot:
                 raise ConfigError("agent.prompt=decision shows one turn's state, not a solved example; set agent.fewshot=0")
             if self.cfg.hint_placement != "system":
                 raise ConfigError("agent.prompt=decision rewrites the task message every turn; set agent.hint_placement=system")
@@ -71,6 +73,19 @@ class Agent:
                                       bool(self.cfg.get("memory", False)))
         if self.page_words < 1:
             raise ConfigError(f"agent.page_words={self.page_words} must be >= 1")
+
+    def _check_fewshot(self) -> None:
+        """agent.fewshot: at most the solved examples every category of the env has, caught before any model loads."""
+        if self.fewshot < 0:
+            raise ConfigError(f"agent.fewshot={self.fewshot} must be >= 0")
+        if self.fewshot:
+            have = examples_per_category(str(self.env.name))
+            if self.fewshot > have:
+                env = self.env.name
+                raise ConfigError(
+                    f"agent.fewshot={self.fewshot}, but {env} has {have} solved example(s) per category "
+                    f"(hintrag/envs/example_data/{env}.json); set agent.fewshot={have} or lower, or add examples "
+                    f"(experiments/make_fewshot*.py writes the traces, {env}_thoughts.json the thoughts)")
 
     # -- format-specific ----------------------------------------------------------------------
     def example_turns(self, example: ExampleEpisode) -> list[tuple[str, str]]:
@@ -92,19 +107,35 @@ class Agent:
         lines = "\n".join(f"- {h}" for h in hints)
         return f"{self.cfg.hint_header}\n{lines}"
 
-    def example(self, category: str) -> ExampleEpisode | None:
-        if int(self.cfg.fewshot) == 0:
-            return None
-        examples = load_examples(self.env.name)
+    def examples(self, category: str) -> tuple[ExampleEpisode, ...]:
+        """The first `agent.fewshot` solved examples of the category, in the file's order."""
+        if self.fewshot == 0:
+            return ()
+        examples = load_example_sets(self.env.name)
         if category not in examples:
             raise ConfigError(f"no {self.env.name} example for category {category!r}; regenerate with experiments/make_fewshot.py")
-        return examples[category]
+        return examples[category][: self.fewshot]
+
+    def example_chat(self, examples: Sequence[ExampleEpisode]) -> tuple[list[Message], str]:
+        """The examples as chat turns, and the last observation, which opens the task message. Each
+        example's first observation follows its header (`example_header`, then `next_example_header`)
+        in the user message that ends the example before it."""
+        chat: list[Message] = []
+        last, header = "", self.cfg.example_header
+        for example in examples:
+            start = f"{header}\n\n{example.initial_observation}"
+            last = f"{last}\n\n{start}" if last else start
+            for turn, observation_after in self.example_turns(example):
+                chat += [{"role": "user", "content": last}, {"role": "assistant", "content": turn}]
+                last = observation_after
+            header = self.cfg.next_example_header
+        return chat, last
 
     def opening(self, observation: str, category: str, hints: Sequence[str] = (), fewshot: bool = True) -> list[Message]:
         """The chat before the model's first turn.
 
-        system: instruction, format, and the hint block when placed "system" (before the example);
-        then the solved example as real chat turns (small models imitate turns far better than a
+        system: instruction, format, and the hint block when placed "system" (before the examples);
+        then the solved examples as real chat turns (small models imitate turns far better than a
         transcript); then the task observation, followed by the hint block when placed "task".
         """
         system = [self.env.instruction, self.format]
@@ -112,12 +143,10 @@ class Agent:
         if hints:
             (system if self.cfg.hint_placement == "system" else task).append(self.hint_block(hints))
         chat: list[Message] = [{"role": "system", "content": "\n\n".join(system)}]
-        example = self.example(category) if fewshot else None
-        if example is not None:
-            last = f"{self.cfg.example_header}\n\n{example.initial_observation}"
-            for turn, observation_after in self.example_turns(example):
-                chat += [{"role": "user", "content": last}, {"role": "assistant", "content": turn}]
-                last = observation_after
+        examples = self.examples(category) if fewshot else ()
+        if examples:
+            turns, last = self.example_chat(examples)
+            chat += turns
             task.insert(0, f"{last}\n\n{self.cfg.task_header}")
         chat.append({"role": "user", "content": "\n\n".join(task)})
         return chat
