@@ -114,9 +114,9 @@ def test_a_round_plays_trains_and_resumes_with_a_tiny_model(tmp_path: Path, alfw
     run_mode(make_cfg(*common, "mode=train", "train.regime=bc", "train.epochs=1", "train.lr=3e-4",
                       "train.max_length=2048", "train.min_reward=0"))
     first = run_mode(make_cfg(*common, WARM, "mode=imitate", "split=train"))
-    assert first["n_episodes"] == 2 and first["last_session"]["played"] == 2
-    again = run_mode(make_cfg(*common, WARM, "mode=imitate", "split=train"))
-    assert again["n_episodes"] == 2 and again["run"] == first["run"] and not again.get("last_session", {}).get("played")
+    assert first["n_episodes"] == 2 and first["last_session"]["episodes"] == 2
+    again = run_mode(make_cfg(*common, WARM, "mode=imitate", "split=train"))  # resumes: nothing left to play
+    assert again["n_episodes"] == 2 and again["run"] == first["run"] and again["last_session"] == first["last_session"]
     out = run_mode(make_cfg(*common, "mode=train", "train.regime=bc", "train.round=1", "train.epochs=1",
                             "train.lr=3e-4", "train.max_length=2048", "train.min_reward=0"))
     assert out["episodes_read"] == 6 + 2 and "+" in out["source_run"]  # 6 demos (one per type) + 2 games
