@@ -6,6 +6,7 @@ model (so it is in their run keys); this finds that run's adapter before the sta
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -65,3 +66,15 @@ def warm_started(stage: str, cfg: DictConfig, root: Path) -> DictConfig:
     if not model_key or stagegraph.warm_start_link(cfg, model_key) is None:
         return cfg
     return with_values(cfg, {f"{model_key}.warm_adapter": str(adapter(stage, cfg, root, warm_start=True))})
+
+
+def round_curve(success: Callable[[int], float], max_rounds: int) -> tuple[list[float], int]:
+    """Iterated imitation's stopping rule: the success of rounds 0, 1, ... (measured on a selection
+    split by `success`) until a round does not beat the best before it, at most `max_rounds` rounds
+    after the plain warm start; the curve and the round chosen (the best, the earliest on a tie)."""
+    curve = [success(0)]
+    for round_ in range(1, max_rounds + 1):
+        curve.append(success(round_))
+        if curve[-1] <= max(curve[:-1]):
+            break
+    return curve, curve.index(max(curve))

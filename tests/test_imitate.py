@@ -21,6 +21,7 @@ from hintrag.stages.imitate import imitation_games
 from hintrag.stages.pipeline import steps
 from hintrag.store import open_run, upstream, with_values
 from hintrag.training import data
+from hintrag.warmstart import round_curve
 
 WARM = "model.warm_start=bc"
 
@@ -122,3 +123,19 @@ def test_a_round_plays_trains_and_resumes_with_a_tiny_model(tmp_path: Path, alfw
     assert out["episodes_read"] == 6 + 2 and "+" in out["source_run"]  # 6 demos (one per type) + 2 games
     played = run_mode(make_cfg(*common, WARM, "warm_start.round=1", "mode=rollout", "n_episodes=1"))
     assert played["n_episodes"] == 1
+
+
+def test_rounds_go_on_while_success_improves_and_the_best_is_chosen() -> None:
+    played: list[int] = []
+
+    def success(at: dict[int, float]):
+        def measure(round_: int) -> float:
+            played.append(round_)
+            return at[round_]
+        return measure
+
+    assert round_curve(success({0: 0.1, 1: 0.2, 2: 0.15, 3: 0.9}), 3) == ([0.1, 0.2, 0.15], 1)
+    assert played == [0, 1, 2]  # round 3 is never made
+    assert round_curve(success({0: 0.1, 1: 0.1}), 3) == ([0.1, 0.1], 0)  # a tie does not improve
+    assert round_curve(success({0: 0.0, 1: 0.1, 2: 0.2}), 2) == ([0.0, 0.1, 0.2], 2)
+    assert round_curve(success({0: 0.3}), 0) == ([0.3], 0)
