@@ -28,7 +28,7 @@ def test_bad_numbers_and_splits(tmp_path: Path, alfworld_data: Path, override: s
 
 
 BAD_INPUT = [  # the list: overrides -> the message, which names the fix
-    (["mode=dance"], r"unknown mode 'dance'; valid modes: pipeline, demos, rollout, extract, teacher, bank, train, eval, "
+    (["mode=dance"], r"unknown mode 'dance'; valid modes: pipeline, demos, rollout, imitate, extract, teacher, bank, train, eval, "
                      r"reference, report \(mode=\.\.\.\)"),
     (["k=0", "mode=teacher"], r"teacher.k=0 must be a whole number >= 1"),
     (["lora_rank=0", "mode=train"], r"lora_rank=0 must be a whole number >= 1"),
