@@ -18,7 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hintrag.llm.models import local_folder
+from hintrag.llm.models import local_folder, nf4_config
 from hintrag.machine import bf16_if_native, native_bf16
 from hintrag.training.template import training_template
 
@@ -55,15 +55,13 @@ def weights_dtype(train: DictConfig) -> str:
 
 def _load_model(cfg: DictConfig, quant: str, dtype: str) -> Any:
     import torch
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM
 
     folder = local_folder(cfg.model, cfg.backend.cache_dir)
     if quant == "4bit":
         from peft import prepare_model_for_kbit_training
 
-        bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                 bnb_4bit_compute_dtype=torch.bfloat16)
-        model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=bnb, dtype=torch.bfloat16,
+        model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=nf4_config(), dtype=torch.bfloat16,
                                                      device_map={"": 0})
         return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     return AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
