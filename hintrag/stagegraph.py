@@ -71,6 +71,7 @@ def warm_start_link(cfg: DictConfig, model_key: str = "model") -> Link | None:
 # baseline), or the env's expert demonstrations (bc, a behaviour-cloning warm start).
 SOURCES = {"distill": "teacher", "sft": "rollout", "bc": "demos"}
 STUDENT_REGIMES = {"sft": "SFT", "distill": "Distill"}  # train.regime -> the report's row
+LOSS_ON = ("assistant", "all")  # train.loss_on: the tokens a student's loss covers (hintrag/training/sft.py)
 
 
 def train_source(cfg: DictConfig) -> list[Link]:
@@ -117,7 +118,7 @@ TRAIN_EXCLUDE = {
 
 # Keys added after runs were stored, with the value that behaves as before them: out of the run key
 # while they hold it (stagespec.at_default), so the runs made then keep their folders.
-TRAIN_ADDED = {"train.drop_unparsed": True, "train.task_only": False, "train.round": 0}
+TRAIN_ADDED = {"train.drop_unparsed": True, "train.task_only": False, "train.round": 0, "train.loss_on": "assistant"}
 RETRIEVAL_ADDED = {"retrieval.pad": True, "retrieval.fallback": "tfidf", "retrieval.model": None}
 HINTS_ADDED = {"hints.cut_chars": None, "hints.keep_hints": None}
 BACKEND_ADDED = {"quantization": None}  # keys of a backend config, wherever one sits (backend, extractor.backend)
@@ -216,7 +217,7 @@ STAGES: dict[str, StageSpec] = {spec.name: spec for spec in (
                                 cfg.train.regime, f"r{cfg.train.lora_rank}"],
         artifacts={"adapter": ADAPTER, "dataset": "dataset/*.jsonl", "manifest": "manifest.json"},
         loads_model=_agent_model,
-        choices={"train.regime": tuple(SOURCES)},
+        choices={"train.regime": tuple(SOURCES), "train.loss_on": LOSS_ON},
     ),
     StageSpec(
         name="eval",

@@ -75,7 +75,7 @@ ADDED = [("webshop", "rollout", "env.results_shown", "3"), ("alfworld", "rollout
          ("alfworld", "train", "train.round", "1"),
          ("alfworld", "teacher", "retrieval.model", "{name:r,path:/r,gguf_file:null,max_context:8}"),
          ("webshop", "rollout", "backend.quantization", "4bit"),
-         ("alfworld", "extract", "extractor.backend.quantization", "4bit")]
+         ("alfworld", "extract", "extractor.backend.quantization", "4bit"), ("alfworld", "train", "train.loss_on", "all")]
 
 
 def holds(values: dict, leaf: str) -> bool:
