@@ -134,7 +134,8 @@ def reranker_exclude(cfg: DictConfig) -> Exclude:
     them (retrieval.model=null), else those of the engine's own not-result keys (memory, speed)."""
     overrides = OmegaConf.select(cfg, "retrieval.backend") or {}
     if OmegaConf.select(cfg, "retrieval.model") is None:
-        return {f"retrieval.backend.{key}": "no separate re-ranker reads it (retrieval.model is null)" for key in overrides}
+        return {f"retrieval.backend.{key}": "no separate re-ranker reads it (retrieval.model is null)"
+                for key in overrides}
     skip = llm.not_result(cfg.backend)
     return {f"retrieval.backend.{key}": skip[key] for key in overrides if key in skip}
 

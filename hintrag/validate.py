@@ -100,8 +100,9 @@ def _reranker(cfg: DictConfig) -> None:
     if model is None:
         return
     if cfg.retrieval.name != "llm_rerank":
-        raise ConfigError(f"retrieval.model is the model of the llm_rerank re-ranker, but retrieval={cfg.retrieval.name} "
-                          f"asks no model; set retrieval.model=null, or retrieval=llm_rerank")
+        raise ConfigError(f"retrieval.model is the model of the llm_rerank re-ranker, but "
+                          f"retrieval={cfg.retrieval.name} asks no model; set retrieval.model=null, "
+                          f"or retrieval=llm_rerank")
     if not isinstance(model, DictConfig) or any(key not in model for key in MODEL_KEYS):
         raise ConfigError(f"retrieval.model={model!r} is not a model config; {PICK_RERANKER}")
     if model.get("adapter") or model.get("warm_start"):

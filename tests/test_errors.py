@@ -44,10 +44,12 @@ BAD_INPUT = [  # the issue's list: overrides -> the message, which names the fix
     (["mode=train"], r"no trajectories of Stage C: RAG teacher \(k=3\) on train at .*run `python run.py mode=teacher split=train"),
     (["mode=train", "train.regime=sft"], r"no trajectories of Stage A: base agent on train at .*mode=rollout split=train`"),
     (["mode=eval"], r"no trained adapter of Stage D: distill student from train at .*run `python run.py mode=train`"),
-    (["train.loss_on=prompt", "mode=train"], r"train.loss_on: 'prompt' is not one of assistant, all \(train.loss_on=\.\.\.\)"),
+    (["train.loss_on=prompt", "mode=train"],
+     r"train.loss_on: 'prompt' is not one of assistant, all \(train.loss_on=\.\.\.\)"),
     (["backend.quantization=8bit"], r"backend.quantization='8bit'; choose null or 4bit"),
-    (["backend.quantization=4bit", "mode=rollout"], r"backend.quantization=4bit loads bitsandbytes 4-bit weights, "
-                                                    r"which needs a CUDA GPU; on this machine set backend.quantization=null"),
+    (["backend.quantization=4bit", "mode=rollout"],
+     r"backend.quantization=4bit loads bitsandbytes 4-bit weights, which needs a CUDA GPU; on this machine set "
+     r"backend.quantization=null"),
     # the separate re-ranker (retrieval.model): a retriever that asks no model, a name for a model config, missing
     # weights (checked before the agent's load), a key the agent's engine does not have, 4 bits without a GPU
     (["retrieval=tfidf", "+model@retrieval.model=7b", "mode=teacher"],

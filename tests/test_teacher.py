@@ -140,7 +140,8 @@ def test_a_separate_reranker_is_a_second_engine_whose_tokens_count(chain, tiny_m
         rerankers.append(engine)
         return engine
 
-    monkeypatch.setattr(hintrag.play, "make_backend", lambda *args: agents.append(make_agent_engine(*args)) or agents[-1])
+    monkeypatch.setattr(hintrag.play, "make_backend",
+                        lambda *args: agents.append(make_agent_engine(*args)) or agents[-1])
     monkeypatch.setattr(retrieval, "make_backend", second_engine)
     separate = ["+model@retrieval.model=smollm2-135m", f"retrieval.model.path={tiny_model_dir}",
                 "retrieval.model.gguf_file=null", "retrieval.model.name=tiny-reranker"]
@@ -150,7 +151,10 @@ def test_a_separate_reranker_is_a_second_engine_whose_tokens_count(chain, tiny_m
     assert reranker is not agent and reranker.model is not agent.model
     records = [json.loads(line) for line in (Path(summary["run"]) / "trajectories.jsonl").read_text().splitlines()]
     assert len(records) == len(answers) == 2
-    assert sorted(r["retrieval_tokens"] for r in records) == sorted(a.prompt_tokens + a.completion_tokens for a in answers)
+    spent = sorted(a.prompt_tokens + a.completion_tokens for a in answers)
+    assert sorted(r["retrieval_tokens"] for r in records) == spent
     assert all(r["retrieval_tokens"] > 0 and len(r["retrieval"]["hints"]) == 2 for r in records)
-    assert all(r["total_tokens"] == r["prompt_tokens"] + r["completion_tokens"] + r["retrieval_tokens"] for r in records)
-    assert store.run_key("teacher", cfg) != store.run_key("teacher", make_cfg(*base, "mode=teacher", "split=valid_unseen"))
+    assert all(r["total_tokens"] == r["prompt_tokens"] + r["completion_tokens"] + r["retrieval_tokens"]
+               for r in records)
+    own = make_cfg(*base, "mode=teacher", "split=valid_unseen")
+    assert store.run_key("teacher", cfg) != store.run_key("teacher", own)

@@ -220,5 +220,5 @@ def hint_record(retrieved: Retrieved) -> dict[str, Any]:
     }
 
 
-__all__ = ["Retrieved", "Retriever", "make_retriever", "hint_record", "parse_indices", "rerank_backend", "reranker_engine",
-           "RETRIEVERS"]
+__all__ = ["Retrieved", "Retriever", "make_retriever", "hint_record", "parse_indices", "rerank_backend",
+           "reranker_engine", "RETRIEVERS"]

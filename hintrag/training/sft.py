@@ -223,7 +223,8 @@ def training_data(cfg: DictConfig, tokenizer: Any, files: dict[str, str]) -> Any
 
     data = load_dataset("json", data_files=files)
     if cfg.train.loss_on == "all":
-        return data.map(lambda example: {"text": chat_text(tokenizer, example["messages"])}, remove_columns=["messages"])
+        return data.map(lambda example: {"text": chat_text(tokenizer, example["messages"])},
+                        remove_columns=["messages"])
     override = Path(cfg.train.chat_template).read_text() if cfg.train.chat_template else None
     tokenizer.chat_template = training_template(tokenizer, data["train"]["messages"], override)
     return data
