@@ -39,7 +39,7 @@ def play_exclude(cfg: DictConfig) -> Exclude:
     added = {**{f"env.{key}": value for key, value in envs.added(cfg.env).items()}, **AGENT_ADDED}
     unshown = {NEXT_EXAMPLE: NEXT_EXAMPLE_WHY} if int(cfg.agent.fewshot) < 2 else {}
     return {**prefixed("env", envs.not_result(cfg.env)), **prefixed("backend", llm.not_result(cfg.backend)),
-            **llm.batch_not_result(cfg.backend), **at_default(cfg, added), **unshown}
+            **llm.batch_not_result(cfg.backend), **at_default(cfg, {**added, **backend_added("backend")}), **unshown}
 
 
 # Agent keys added after runs were stored (stagespec.at_default, as the keys below): the decision state's options.
@@ -71,6 +71,7 @@ def warm_start_link(cfg: DictConfig, model_key: str = "model") -> Link | None:
 # baseline), or the env's expert demonstrations (bc, a behaviour-cloning warm start).
 SOURCES = {"distill": "teacher", "sft": "rollout", "bc": "demos"}
 STUDENT_REGIMES = {"sft": "SFT", "distill": "Distill"}  # train.regime -> the report's row
+LOSS_ON = ("assistant", "all")  # train.loss_on: the tokens a student's loss covers (hintrag/training/sft.py)
 
 
 def train_source(cfg: DictConfig) -> list[Link]:
@@ -117,9 +118,26 @@ TRAIN_EXCLUDE = {
 
 # Keys added after runs were stored, with the value that behaves as before them: out of the run key
 # while they hold it (stagespec.at_default), so the runs made then keep their folders.
-TRAIN_ADDED = {"train.drop_unparsed": True, "train.task_only": False, "train.round": 0}
-RETRIEVAL_ADDED = {"retrieval.pad": True, "retrieval.fallback": "tfidf"}
+TRAIN_ADDED = {"train.drop_unparsed": True, "train.task_only": False, "train.round": 0, "train.loss_on": "assistant"}
+RETRIEVAL_ADDED = {"retrieval.pad": True, "retrieval.fallback": "tfidf", "retrieval.model": None}
 HINTS_ADDED = {"hints.cut_chars": None, "hints.keep_hints": None}
+BACKEND_ADDED = {"quantization": None}  # keys of a backend config, wherever one sits (backend, extractor.backend)
+
+
+def backend_added(prefix: str) -> dict[str, object]:
+    """BACKEND_ADDED under the config key `prefix` that holds a backend."""
+    return {f"{prefix}.{key}": value for key, value in BACKEND_ADDED.items()}
+
+
+def reranker_exclude(cfg: DictConfig) -> Exclude:
+    """retrieval.backend's keys that decide no answer: all of them while no separate re-ranker reads
+    them (retrieval.model=null), else those of the engine's own not-result keys (memory, speed)."""
+    overrides = OmegaConf.select(cfg, "retrieval.backend") or {}
+    if OmegaConf.select(cfg, "retrieval.model") is None:
+        return {f"retrieval.backend.{key}": "no separate re-ranker reads it (retrieval.model is null)"
+                for key in overrides}
+    skip = llm.not_result(cfg.backend)
+    return {f"retrieval.backend.{key}": skip[key] for key in overrides if key in skip}
 
 
 def _agent_model(cfg: DictConfig) -> str:
@@ -163,7 +181,8 @@ STAGES: dict[str, StageSpec] = {spec.name: spec for spec in (
         describe=lambda cfg: f"Stage B: hints from the failures on {cfg.hints.source_split}",
         keys=("extractor", "hints", "batch_size"),  # the failures read are hashed through the upstream Stage A run
         exclude=lambda cfg: {**prefixed("extractor.backend", llm.not_result(cfg.extractor.backend)),
-                             **llm.batch_not_result(cfg.extractor.backend), **at_default(cfg, HINTS_ADDED)},
+                             **llm.batch_not_result(cfg.extractor.backend),
+                             **at_default(cfg, {**HINTS_ADDED, **backend_added("extractor.backend")})},
         upstream=lambda cfg: [Link("rollout", {"split": cfg.hints.source_split})],
         name_parts=lambda cfg: [cfg.env.name, cfg.agent.name, cfg.model.name, cfg.hints.source_split, f"s{cfg.seed}",
                                 cfg.extractor.name],
@@ -174,7 +193,7 @@ STAGES: dict[str, StageSpec] = {spec.name: spec for spec in (
         name="teacher",
         describe=lambda cfg: f"Stage C: RAG teacher (k={cfg.teacher.k}) on {cfg.split}",
         keys=(*PLAY_KEYS, "retrieval", "teacher"),
-        exclude=lambda cfg: {**play_exclude(cfg), **at_default(cfg, RETRIEVAL_ADDED)},
+        exclude=lambda cfg: {**play_exclude(cfg), **at_default(cfg, RETRIEVAL_ADDED), **reranker_exclude(cfg)},
         upstream=lambda cfg: [Link("extract")],  # the bank: teacher.k and retrieval do not enter its key
         name_parts=lambda cfg: [*play_parts(cfg), cfg.retrieval.name, f"k{cfg.teacher.k}"],
         artifacts={"trajectories": TRAJECTORY_FILES},
@@ -199,7 +218,7 @@ STAGES: dict[str, StageSpec] = {spec.name: spec for spec in (
                                 cfg.train.regime, f"r{cfg.train.lora_rank}"],
         artifacts={"adapter": ADAPTER, "dataset": "dataset/*.jsonl", "manifest": "manifest.json"},
         loads_model=_agent_model,
-        choices={"train.regime": tuple(SOURCES)},
+        choices={"train.regime": tuple(SOURCES), "train.loss_on": LOSS_ON},
     ),
     StageSpec(
         name="eval",

@@ -10,8 +10,8 @@ from hintrag.agents import AGENTS
 from hintrag.envs import ENVS
 from hintrag.episodes import REPEAT_ON
 from hintrag.errors import ConfigError
-from hintrag.hints.retrieval import RETRIEVERS
-from hintrag.llm import BACKENDS
+from hintrag.hints.retrieval import RETRIEVERS, reranker_engine
+from hintrag.llm import BACKENDS, LOCAL, QUANTIZATIONS
 from hintrag.llm.base import RANKERS
 from hintrag.llm.models import resolve_source
 from hintrag import stagegraph
@@ -62,6 +62,8 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
         require_vllm()
     if str(cfg.backend.get("device", "")).startswith("cuda") and not _gpu():
         raise ConfigError(f"backend.device={cfg.backend.device} but no CUDA GPU is visible; use backend.device=cpu")
+    _quantization(cfg.backend, "backend.quantization")
+    _reranker(cfg)
     if cfg.train.quantization not in ("auto", "4bit", "none"):
         raise ConfigError(f"train.quantization={cfg.train.quantization!r}; choose auto, 4bit or none")
     if cfg.train.dtype not in ("auto", "float32", "bfloat16"):
@@ -69,6 +71,49 @@ def validate_common(cfg: DictConfig, modes: tuple[str, ...]) -> None:
     if cfg.train.quantization == "4bit" and not _gpu():
         raise ConfigError("train.quantization=4bit (QLoRA) needs a CUDA GPU; on CPU use train.quantization=auto or none")
     _warn_emulated_bf16(cfg)
+
+
+def _quantization(backend: DictConfig, key: str) -> None:
+    """`key` (a backend's quantization): null, or 4bit on a local engine with a CUDA GPU."""
+    value = backend.get("quantization")
+    if value is None:
+        return
+    if value not in QUANTIZATIONS:
+        raise ConfigError(f"{key}={value!r}; choose null or {', '.join(QUANTIZATIONS)}")
+    if backend.name not in LOCAL:
+        raise ConfigError(f"{key}={value}: backend={backend.name} asks a server, which decides its own quantization; "
+                          f"set {key}=null")
+    if not _gpu():
+        raise ConfigError(f"{key}={value} loads bitsandbytes 4-bit weights, which needs a CUDA GPU; on this machine "
+                          f"set {key}=null")
+
+
+MODEL_KEYS = ("name", "path", "gguf_file", "max_context")  # what every model config (conf/model/) holds
+PICK_RERANKER = ("pick one of conf/model/ with +model@retrieval.model=<name> (e.g. 7b), or set retrieval.model=null "
+                 "to re-rank with the agent's own model")
+
+
+def _reranker(cfg: DictConfig) -> None:
+    """retrieval.model: null, or a plain model config that llm_rerank loads on a second engine of the
+    agent's kind, whose keys retrieval.backend may change (only keys that engine has)."""
+    model = OmegaConf.select(cfg, "retrieval.model")
+    if model is None:
+        return
+    if cfg.retrieval.name != "llm_rerank":
+        raise ConfigError(f"retrieval.model is the model of the llm_rerank re-ranker, but "
+                          f"retrieval={cfg.retrieval.name} asks no model; set retrieval.model=null, "
+                          f"or retrieval=llm_rerank")
+    if not isinstance(model, DictConfig) or any(key not in model for key in MODEL_KEYS):
+        raise ConfigError(f"retrieval.model={model!r} is not a model config; {PICK_RERANKER}")
+    if model.get("adapter") or model.get("warm_start"):
+        raise ConfigError("retrieval.model has an adapter or a warm start, which are trained for the agent's model; "
+                          "set retrieval.model.adapter=null and retrieval.model.warm_start=null")
+    for key in cfg.retrieval.get("backend") or {}:
+        if key == "name" or key not in cfg.backend:
+            raise ConfigError(f"retrieval.backend.{key}: the re-ranker's second engine is of the agent's kind, "
+                              f"backend={cfg.backend.name}, and may change only its other keys "
+                              f"({', '.join(k for k in cfg.backend if k != 'name')}); drop retrieval.backend.{key}")
+    _quantization(reranker_engine(cfg).backend, "retrieval.backend.quantization")
 
 
 def _warn_emulated_bf16(cfg: DictConfig) -> None:
@@ -106,11 +151,23 @@ def _gpu() -> bool:
     return torch.cuda.is_available()
 
 
+RERANKING = ("teacher", "pipeline")  # the modes that load a separate re-ranker (retrieval.model)
+
+
 def validate_model(cfg: DictConfig) -> None:
-    """The weights exist where the config says, or the API key is there (no loading, no request)."""
+    """The weights exist where the config says, or the API key is there (no loading, no request);
+    where the teacher runs, the separate re-ranker's as well, before the agent's engine loads."""
+    _weights(cfg, "model")
+    engine = reranker_engine(cfg) if OmegaConf.select(cfg, "mode") in RERANKING else None
+    if engine is not None:
+        _weights(engine, "retrieval.model")
+
+
+def _weights(cfg: DictConfig, key: str) -> None:
+    """`cfg.model`'s weights (named `key` in errors) found, or `cfg.backend`'s server key there."""
     if cfg.backend.name == "openai":
         from hintrag.llm.openai_api import api_key
 
         api_key(cfg.backend)
         return
-    resolve_source(cfg.model)
+    resolve_source(cfg.model, key)

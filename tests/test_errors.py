@@ -44,6 +44,25 @@ BAD_INPUT = [  # the issue's list: overrides -> the message, which names the fix
     (["mode=train"], r"no trajectories of Stage C: RAG teacher \(k=3\) on train at .*run `python run.py mode=teacher split=train"),
     (["mode=train", "train.regime=sft"], r"no trajectories of Stage A: base agent on train at .*mode=rollout split=train`"),
     (["mode=eval"], r"no trained adapter of Stage D: distill student from train at .*run `python run.py mode=train`"),
+    (["train.loss_on=prompt", "mode=train"],
+     r"train.loss_on: 'prompt' is not one of assistant, all \(train.loss_on=\.\.\.\)"),
+    (["backend.quantization=8bit"], r"backend.quantization='8bit'; choose null or 4bit"),
+    (["backend.quantization=4bit", "mode=rollout"],
+     r"backend.quantization=4bit loads bitsandbytes 4-bit weights, which needs a CUDA GPU; on this machine set "
+     r"backend.quantization=null"),
+    # the separate re-ranker (retrieval.model): a retriever that asks no model, a name for a model config, missing
+    # weights (checked before the agent's load), a key the agent's engine does not have, 4 bits without a GPU
+    (["retrieval=tfidf", "+model@retrieval.model=7b", "mode=teacher"],
+     r"retrieval.model is the model of the llm_rerank re-ranker, but retrieval=tfidf asks no model; "
+     r"set retrieval.model=null, or retrieval=llm_rerank"),
+    (["retrieval.model=qwen2.5-7b"], r"retrieval.model='qwen2.5-7b' is not a model config; pick one of conf/model/ "
+                                     r"with \+model@retrieval.model=<name> \(e.g. 7b\)"),
+    (["+model@retrieval.model=7b", "retrieval.model.path=/no/reranker"],
+     r"model folder '/no/reranker' does not exist; set retrieval.model.path"),
+    (["+model@retrieval.model=7b", "+retrieval.backend.gpu_memory_utilization=0.2"],
+     r"retrieval.backend.gpu_memory_utilization: the re-ranker's second engine is of the agent's kind, backend=hf"),
+    (["+model@retrieval.model=7b", "+retrieval.backend.quantization=4bit"],
+     r"retrieval.backend.quantization=4bit loads bitsandbytes 4-bit weights, which needs a CUDA GPU"),
 ]
 
 

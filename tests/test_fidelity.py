@@ -21,7 +21,8 @@ ROW = re.compile(r"^\| `([\w.]+)` \| (`[^`]*`|-) \| (`[^`]*`|-) \| [^|]+ \|$")
 NOT_PROTOCOL = ("defaults", "hydra", "mode", "logger", "cluster", "report", "pipeline.max_steps", "pipeline.regimes")
 ALIASES = {"k": "teacher.k", "lora_rank": "train.lora_rank"}  # top-level sweep aliases of hashed keys
 # The preset's group choices that are protocol settings, checked through one key (env and model are the grid).
-GROUPS = {"env": None, "model": None, "backend": "backend.name", "extractor": "extractor.name", "logger": None}
+GROUPS = {"env": None, "model": None, "backend": "backend.name", "extractor": "extractor.name", "logger": None,
+          "model@retrieval.model": "retrieval.model.path"}
 
 
 def table() -> dict[str, dict[str, str]]:
@@ -55,7 +56,7 @@ def set_by(preset: str) -> set[str]:
     raw = OmegaConf.load(CONF / "experiment" / f"{preset}.yaml")
     keys = {ALIASES.get(k, k) for k in config_leaves(OmegaConf.create({k: v for k, v in raw.items() if k != "hydra"}))}
     for entry in raw.defaults:
-        group = next(iter(entry)).removeprefix("override /")
+        group = next(iter(entry)).removeprefix("override ").removeprefix("/")
         if GROUPS.get(group):
             keys.add(GROUPS[group])
     return {k for k in keys if not any(k == p or k.startswith(p + ".") for p in NOT_PROTOCOL)}

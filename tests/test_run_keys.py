@@ -21,7 +21,7 @@ def options(group: str) -> list[str]:
 
 COMBOS = list(itertools.product(options("env"), options("agent"), options("model"), options("backend")))
 EXTRA = [["extractor=gpt-4o"], ["logger=wandb"], ["retrieval=bm25"], ["generation=sample"], ["eval.student=false"],
-         ["hydra/launcher=slurm"]]
+         ["hydra/launcher=slurm"], ["+model@retrieval.model=7b", "+retrieval.backend.threads=2"]]
 
 
 def census(cfg) -> tuple[set[str], dict[str, set[str]]]:
@@ -72,7 +72,16 @@ ADDED = [("webshop", "rollout", "env.results_shown", "3"), ("alfworld", "rollout
          ("alfworld", "teacher", "retrieval.fallback", "first"), ("alfworld", "extract", "hints.cut_chars", "240"),
          ("webshop", "extract", "hints.keep_hints", "4"), ("alfworld", "train", "train.task_only", "true"),
          ("alfworld", "rollout", "agent.recent_turns", "4"), ("alfworld", "demos", "agent.memory", "true"),
-         ("alfworld", "train", "train.round", "1")]
+         ("alfworld", "train", "train.round", "1"),
+         ("alfworld", "teacher", "retrieval.model", "{name:r,path:/r,gguf_file:null,max_context:8}"),
+         ("webshop", "rollout", "backend.quantization", "4bit"),
+         ("alfworld", "extract", "extractor.backend.quantization", "4bit"),
+         ("alfworld", "train", "train.loss_on", "all")]
+
+
+def holds(values: dict, leaf: str) -> bool:
+    """Whether a signature's values hold `leaf`, or leaves under it (a key whose value is a config)."""
+    return any(key == leaf or key.startswith(leaf + ".") for key in values)
 
 
 @pytest.mark.parametrize("env,stage,leaf,other", ADDED, ids=[a[2] for a in ADDED])
@@ -80,15 +89,16 @@ def test_a_key_added_later_is_hashed_only_away_from_its_old_behaviour(env: str, 
                                                                     other: str) -> None:
     plain = make_cfg("env.data_dir=/d", f"env={env}")
     moved = make_cfg("env.data_dir=/d", f"env={env}", f"{leaf}={other}")
-    assert leaf not in store.signature(stage, plain)["values"]
-    assert leaf in store.signature(stage, moved)["values"]
+    assert not holds(store.signature(stage, plain)["values"], leaf)
+    assert holds(store.signature(stage, moved)["values"], leaf)
     assert store.run_key(stage, moved) != store.run_key(stage, plain)
 
 
 def test_every_key_declared_as_added_later_is_tested_above() -> None:
     from hintrag import envs
 
-    declared = {*stagegraph.TRAIN_ADDED, *stagegraph.RETRIEVAL_ADDED, *stagegraph.HINTS_ADDED, *stagegraph.AGENT_ADDED}
+    declared = {*stagegraph.TRAIN_ADDED, *stagegraph.RETRIEVAL_ADDED, *stagegraph.HINTS_ADDED, *stagegraph.AGENT_ADDED,
+                *stagegraph.backend_added("backend"), *stagegraph.backend_added("extractor.backend")}
     for env in options("env"):
         declared |= {f"env.{k}" for k in envs.added(make_cfg(f"env={env}").env)}
     assert declared == {leaf for _, _, leaf, _ in ADDED}
@@ -136,6 +146,20 @@ def test_logging_and_checkpointing_do_not_move_a_student(override: str) -> None:
 def test_recipe_keys_move_the_student_and_its_evaluation(override: str) -> None:
     assert key("train", override) != key("train") and key("eval", override) != key("eval")
     assert key("teacher", override) == key("teacher")  # nothing upstream moves
+
+
+def test_the_separate_reranker_moves_the_teacher_alone_and_its_memory_share_moves_nothing() -> None:
+    """retrieval.model enters the teacher's key (and its students' through it), not Stage A's; of
+    retrieval.backend, what changes answers (a 4-bit load) is hashed, a memory share is not, and
+    nothing of it while no separate re-ranker reads it."""
+    vllm, separate = "backend=vllm", "+model@retrieval.model=7b"
+    plain = key("teacher", vllm, separate)
+    assert plain != key("teacher", vllm) and key("train", vllm, separate) != key("train", vllm)
+    assert key("rollout", vllm, separate) == key("rollout", vllm)
+    assert key("extract", vllm, separate) == key("extract", vllm)
+    assert key("teacher", vllm, separate, "+retrieval.backend.gpu_memory_utilization=0.2") == plain
+    assert key("teacher", vllm, separate, "+retrieval.backend.quantization=4bit") != plain
+    assert key("teacher", vllm, "+retrieval.backend.quantization=4bit") == key("teacher", vllm)
 
 
 def test_aliases_and_their_targets_are_one_setting() -> None:

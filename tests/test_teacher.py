@@ -117,3 +117,44 @@ def test_submitit_local_runs_the_k_sweep_as_separate_processes(chain) -> None:
     assert len({p.name for p in jobs}) == 2  # two submitit jobs; locally a job id is its process id
     assert all(list(p.glob("*_log.out")) for p in jobs)
     assert any("-k1-" in t for t in teachers) and any("-k3-" in t for t in teachers)
+
+
+def test_a_separate_reranker_is_a_second_engine_whose_tokens_count(chain, tiny_model_dir: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """retrieval.model (the authors' separate 7B; here a tiny random model on a second hf engine):
+    the re-ranker asks that engine, not the agent's, and its tokens are the episodes' retrieval
+    tokens. Its answers are noise, so the fallback picks the hints; the tokens count all the same."""
+    import hintrag.play
+    from hintrag.envs.alfworld import TASK_TYPES
+    from hintrag.hints import retrieval
+
+    root, base, extract = chain
+    write_bank(Path(extract["run"]), list(TASK_TYPES))
+    agents, rerankers, answers = [], [], []
+    make_agent_engine, make_second_engine = hintrag.play.make_backend, retrieval.make_backend
+
+    def second_engine(*args):
+        engine = make_second_engine(*args)
+        generate = engine.generate
+        engine.generate = lambda requests: answers.extend(out := generate(requests)) or out
+        rerankers.append(engine)
+        return engine
+
+    monkeypatch.setattr(hintrag.play, "make_backend",
+                        lambda *args: agents.append(make_agent_engine(*args)) or agents[-1])
+    monkeypatch.setattr(retrieval, "make_backend", second_engine)
+    separate = ["+model@retrieval.model=smollm2-135m", f"retrieval.model.path={tiny_model_dir}",
+                "retrieval.model.gguf_file=null", "retrieval.model.name=tiny-reranker"]
+    cfg = make_cfg(*base, "mode=teacher", "split=valid_unseen", "n_episodes=2", "k=2", *separate)
+    summary = run_mode(cfg)
+    (agent,), (reranker,) = agents, rerankers
+    assert reranker is not agent and reranker.model is not agent.model
+    records = [json.loads(line) for line in (Path(summary["run"]) / "trajectories.jsonl").read_text().splitlines()]
+    assert len(records) == len(answers) == 2
+    spent = sorted(a.prompt_tokens + a.completion_tokens for a in answers)
+    assert sorted(r["retrieval_tokens"] for r in records) == spent
+    assert all(r["retrieval_tokens"] > 0 and len(r["retrieval"]["hints"]) == 2 for r in records)
+    assert all(r["total_tokens"] == r["prompt_tokens"] + r["completion_tokens"] + r["retrieval_tokens"]
+               for r in records)
+    own = make_cfg(*base, "mode=teacher", "split=valid_unseen")
+    assert store.run_key("teacher", cfg) != store.run_key("teacher", own)

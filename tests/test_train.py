@@ -342,6 +342,57 @@ def test_the_loss_on_its_own_positions_equals_the_loss_on_the_full_logits(tiny_m
     assert float(kept) == pytest.approx(float(full), abs=1e-5)
 
 
+CHATS = [[{"role": "system", "content": "You play a text game."}, {"role": "user", "content": "room " * (1 + 9 * i)},
+          {"role": "assistant", "content": "go to desk 1"}, {"role": "user", "content": "You arrive at desk 1."},
+          {"role": "assistant", "content": "take cd 1 from desk 1"}] for i in range(2)]
+
+
+@pytest.mark.parametrize("loss_on", ["assistant", "all"])
+def test_the_loss_covers_every_token_with_all_and_the_answers_alone_with_assistant(
+    tmp_path: Path, tiny_model_dir: Path, alfworld_data: Path, loss_on: str
+) -> None:
+    """train.loss_on=all (the authors' ALFWorld student): a collated batch's labels are its tokens,
+    prompt and observations included, -100 on padding alone; the tokens are the chat as the model's
+    template renders it, as the student is prompted. assistant: the answers and their end tokens only."""
+    from transformers import AutoTokenizer
+
+    from hintrag.training.sft import make_trainer
+    from hintrag.training.template import chat_text
+
+    data.write_jsonl(tmp_path / "train.jsonl", [data.Example(f"e{i}", "c", chat) for i, chat in enumerate(CHATS)])
+    cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), *STUDENT, f"train.loss_on={loss_on}")
+    trainer, _, _ = make_trainer(cfg, tmp_path / "train.jsonl", None, tmp_path / "out")
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(CHATS))])
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert (batch["attention_mask"] == 0).any()  # the shorter chat is padded
+    for row, chat in enumerate(CHATS):
+        real = batch["attention_mask"][row] == 1
+        ids, labels = batch["input_ids"][row][real], batch["labels"][row]
+        assert (labels[~real] == -100).all()
+        if loss_on == "all":
+            assert ids.tolist() == tokenizer(chat_text(tokenizer, chat), add_special_tokens=False).input_ids
+            assert labels[real].tolist() == ids.tolist()
+        else:
+            kept = labels[real][labels[real] != -100]
+            assert tokenizer.decode(kept) == "go to desk 1<|im_end|>take cd 1 from desk 1<|im_end|>"
+    assert chat_text(tokenizer, CHATS[0]).endswith("take cd 1 from desk 1<|im_end|>")  # one end token, trl adds none
+
+
+def test_a_student_trains_on_every_token_end_to_end(stage_a) -> None:
+    """mode=train with train.loss_on=all runs on CPU to its adapter, in a train run of its own."""
+    import math
+
+    root, base = stage_a
+    cfg = make_cfg(*base, "mode=train", *STUDENT, "train.loss_on=all", "train.eval_fraction=0")
+    summary = run_mode(cfg)
+    assert summary["steps"] == summary["train_examples"] == 3 and summary["tokens_seen"] > 0
+    assert math.isfinite(summary["train_loss"])
+    assert (root / "train" / store.run_key("train", cfg) / "adapter" / "adapter_config.json").is_file()
+    plain = make_cfg(*base, "mode=train", *STUDENT, "train.eval_fraction=0")
+    assert store.run_key("train", cfg) != store.run_key("train", plain)
+    assert store.run_key("train", make_cfg(*base, "train.loss_on=assistant")) == store.run_key("train", make_cfg(*base))
+
+
 def test_gradient_checkpointing_follows_the_config(tmp_path: Path) -> None:
     from hintrag.training.sft import sft_config
 

@@ -172,6 +172,8 @@ def test_engine_settings_follow_the_device() -> None:
                      "backend.threads=1").backend
     assert engine_options(sized, cpu=False) == {"dtype": "bfloat16", "enforce_eager": False,
                                                 "kv_cache_memory_bytes": int(1.5 * 2**30)}
+    four = make_cfg("backend=vllm", "backend.quantization=4bit").backend
+    assert engine_options(four, cpu=False)["quantization"] == "bitsandbytes"
     env = cpu_environment(sized)
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "2" and env["VLLM_CPU_OMP_THREADS_BIND"].count("-") <= 1
 
@@ -192,3 +194,26 @@ def test_the_served_lora_rank_is_the_smallest_vllm_accepts() -> None:
     assert [serving_rank(r) for r in (1, 2, 16, 64, 100, 512)] == [1, 8, 16, 64, 128, 512]
     with pytest.raises(ConfigError, match="largest rank vLLM serves"):
         serving_rank(1024)
+
+
+def test_the_paper_presets_reranker_is_a_second_engine_beside_the_agents(fake_vllm: list[FakeLLM],
+                                                                          tiny_model_dir: Path) -> None:
+    """experiment=paper_*: the agent's engine takes 0.7 of the GPU and the separate re-ranker's a
+    further 0.2 (vLLM's gpu_memory_utilization is each engine's own share), loaded in 4 bits with
+    bitsandbytes as the authors' (quantization="bitsandbytes")."""
+    from hintrag.hints.retrieval import rerank_backend
+
+    tiny = [f"model.path={tiny_model_dir}", "model.gguf_file=null", f"retrieval.model.path={tiny_model_dir}",
+            "retrieval.model.gguf_file=null"]
+    for preset in ("paper_alfworld", "paper_webshop"):
+        fake_vllm.clear()
+        cfg = make_cfg(f"experiment={preset}", "env.data_dir=/d", *tiny)
+        agent = make_backend(cfg.backend, cfg.model, cfg.generation)
+        assert rerank_backend(cfg, agent) is not agent
+        (agent_engine, reranker) = fake_vllm
+        assert agent_engine.kwargs["gpu_memory_utilization"] == 0.7 and "quantization" not in agent_engine.kwargs
+        assert reranker.kwargs["gpu_memory_utilization"] == 0.2 and reranker.kwargs["quantization"] == "bitsandbytes"
+        assert reranker.kwargs["max_model_len"] == cfg.retrieval.model.max_context
+    plain = make_cfg("backend=vllm", "model.gguf_file=null", f"model.path={tiny_model_dir}")
+    agent = make_backend(plain.backend, plain.model, plain.generation)
+    assert rerank_backend(plain, agent) is agent  # retrieval.model=null: the agent's own engine re-ranks

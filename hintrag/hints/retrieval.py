@@ -2,7 +2,8 @@
 
 - `none`: no hints (the base agent).
 - `tfidf`, `bm25`: lexical similarity between the task and each hint of the category.
-- `llm_rerank` (the paper's): an LLM sees the category's hints numbered and answers
+- `llm_rerank` (the paper's): an LLM (the agent's own, or `retrieval.model` on a second engine, as
+  the authors' separate 4-bit 7B) sees the category's hints numbered and answers
   `{"answer": [indices]}`; fewer than k valid indices are padded with the rest in bank order
   (`retrieval.pad`; the authors' WebShop code did not pad); an unusable answer falls back to
   `tfidf` or to the category's first k hints (`retrieval.fallback=first`, the authors' code).
@@ -16,10 +17,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from hintrag.errors import ConfigError
 from hintrag.hints.hintbank import Bank, Hint
+from hintrag.llm import make_backend
 from hintrag.llm.base import Backend, Request
 
 log = logging.getLogger(__name__)
@@ -187,6 +189,29 @@ def make_retriever(retrieval: DictConfig, bank: Bank | None, backend: Backend | 
     raise ConfigError(f"unknown retrieval {name!r}; choose one of {', '.join(RETRIEVERS)} (retrieval=...)")
 
 
+def reranker_engine(cfg: DictConfig) -> DictConfig | None:
+    """The separate re-ranker as {model, backend, generation}, the shape make_backend and
+    validate_model read: retrieval.model on a second engine of the agent's backend kind, with
+    retrieval.backend's keys over the agent's (a 4-bit load, a memory share). None: the agent's
+    own engine re-ranks (retrieval.model=null; validate_common allows it with llm_rerank only)."""
+    model = OmegaConf.select(cfg, "retrieval.model")
+    if model is None:
+        return None
+    plain = lambda node: OmegaConf.to_container(node, resolve=True) if node is not None else {}  # noqa: E731
+    backend = {**plain(cfg.backend), **plain(cfg.retrieval.get("backend"))}
+    return OmegaConf.create({"model": plain(model), "backend": backend, "generation": plain(cfg.generation)})
+
+
+def rerank_backend(cfg: DictConfig, agent: Backend) -> Backend:
+    """The engine the re-ranker asks: the agent's own, or retrieval.model loaded as a second engine
+    (its tokens are the episode's retrieval tokens either way)."""
+    engine = reranker_engine(cfg)
+    if engine is None:
+        return agent
+    log.info("re-ranking hints with %s on a second %s engine", engine.model.name, engine.backend.name)
+    return make_backend(engine.backend, engine.model, engine.generation)
+
+
 def hint_record(retrieved: Retrieved) -> dict[str, Any]:
     """What a teacher trajectory keeps about its retrieval."""
     return {
@@ -195,4 +220,5 @@ def hint_record(retrieved: Retrieved) -> dict[str, Any]:
     }
 
 
-__all__ = ["Retrieved", "Retriever", "make_retriever", "hint_record", "parse_indices", "RETRIEVERS"]
+__all__ = ["Retrieved", "Retriever", "make_retriever", "hint_record", "parse_indices", "rerank_backend",
+           "reranker_engine", "RETRIEVERS"]

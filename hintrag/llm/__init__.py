@@ -9,6 +9,7 @@ from hintrag.llm.base import Backend, Completion, Message, Request
 
 BACKENDS = ("hf", "openai", "vllm")
 LOCAL = ("hf", "vllm")  # backends that load the weights themselves (so a warm start can be merged in)
+QUANTIZATIONS = ("4bit",)  # backend.quantization of a local engine (null: as stored); a server decides its own
 
 # Keys of each backend that do not decide what the model answers, so run keys leave them out.
 # Hashed: `name` and `dtype` (engines and precisions can differ in the last bit, which flips
@@ -68,4 +69,5 @@ def make_backend(backend: DictConfig, model: DictConfig, generation: DictConfig)
     raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)} (backend=...)")
 
 
-__all__ = ["Backend", "Completion", "Message", "Request", "batch_not_result", "is_local", "make_backend", "not_result", "BACKENDS"]
+__all__ = ["Backend", "Completion", "Message", "Request", "batch_not_result", "is_local", "make_backend", "not_result",
+           "BACKENDS", "QUANTIZATIONS"]

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, GenerationConfig, StaticCache
 
 from hintrag.llm.base import Completion, LocalTokens, RankRequest, Ranking, Request
-from hintrag.llm.models import local_folder
+from hintrag.llm.models import local_folder, nf4_config
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,15 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _load(folder: object, dtype: torch.dtype, device: torch.device, quantization: str | None) -> torch.nn.Module:
+    """The model in `dtype` on `device`, or with backend.quantization=4bit in NF4 on that GPU
+    (validate_common refuses it without one): a bitsandbytes model is placed as it loads."""
+    if quantization == "4bit":
+        return AutoModelForCausalLM.from_pretrained(folder, quantization_config=nf4_config(), dtype=torch.bfloat16,
+                                                    device_map={"": device.index or 0}).eval()
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device).eval()
+
+
 class HFBackend(LocalTokens):
     """Greedy (or sampled) batched generation with transformers."""
 
@@ -62,7 +71,7 @@ class HFBackend(LocalTokens):
         folder = local_folder(model, backend.cache_dir)
         started = time.perf_counter()
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(self.device).eval()
+        self.model = _load(folder, dtype, self.device, backend.get("quantization"))
         if model.get("adapter"):  # a Stage D student: merge its LoRA weights for plain-speed inference
             from peft import PeftModel
 

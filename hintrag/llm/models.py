@@ -40,10 +40,10 @@ def _in_hub_cache(repo_id: str) -> bool:
     return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
 
 
-def resolve_source(model: DictConfig) -> Path | str:
+def resolve_source(model: DictConfig, key: str = "model") -> Path | str:
     """Check that the weights exist, without loading them; return a folder or a hub id.
 
-    Raises ConfigError naming the fix when they cannot be found.
+    Raises ConfigError naming the fix (the keys under `key`, where `model` sits) when they cannot be found.
     """
     path = str(model.path)
     if path.startswith("pkg:"):
@@ -51,17 +51,17 @@ def resolve_source(model: DictConfig) -> Path | str:
     elif os.path.isdir(os.path.expanduser(path)):
         folder = Path(os.path.expanduser(path))
     elif path.startswith(("/", ".", "~")):
-        raise ConfigError(f"model folder {path!r} does not exist; set model.path to a folder with the weights")
+        raise ConfigError(f"model folder {path!r} does not exist; set {key}.path to a folder with the weights")
     else:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
         if offline and not _in_hub_cache(path):
             raise ConfigError(
                 f"model {path!r} is not in the local hub cache and HF_HUB_OFFLINE is set; "
-                f"download it elsewhere and pass model.path=/folder/with/weights"
+                f"download it elsewhere and pass {key}.path=/folder/with/weights"
             )
         return path
     if model.gguf_file and not (folder / model.gguf_file).is_file():
-        raise ConfigError(f"{folder / model.gguf_file} not found; fix model.gguf_file or model.path")
+        raise ConfigError(f"{folder / model.gguf_file} not found; fix {key}.gguf_file or {key}.path")
     return folder
 
 
@@ -98,6 +98,16 @@ def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> None:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     _write_folder(target, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
+
+
+def nf4_config() -> object:
+    """The 4-bit weights both QLoRA training and a `backend.quantization=4bit` hf engine load:
+    bitsandbytes NF4 with double quantization, computing in bfloat16 (a CUDA GPU only)."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16)
 
 
 def merged_folder(base: Path | str, adapter: str, cache_dir: str) -> Path:

@@ -65,13 +65,16 @@ def on_cpu() -> bool:
 
 def engine_options(backend: DictConfig, cpu: bool) -> dict[str, Any]:
     """The device-dependent engine settings, resolved as the hf backend resolves its own: float32
-    and eager on CPU (compiling takes about a minute there), the engine's defaults on a GPU."""
+    and eager on CPU (compiling takes about a minute there), the engine's defaults on a GPU; with
+    backend.quantization=4bit, vLLM's in-flight bitsandbytes quantization (a GPU only)."""
     dtype = str(backend.dtype)
     eager = backend.enforce_eager
     options: dict[str, Any] = {
         "dtype": ("float32" if cpu else "auto") if dtype == "auto" else dtype,
         "enforce_eager": cpu if eager == "auto" else bool(eager),
     }
+    if backend.get("quantization") == "4bit":  # bitsandbytes at load, as the authors' re-ranker
+        options["quantization"] = "bitsandbytes"
     kv_gb = kv_cache_gb(backend, cpu)
     if kv_gb is not None:  # the same size on either device, instead of a share of its memory
         options["kv_cache_memory_bytes"] = int(kv_gb * 2**30)

@@ -12,7 +12,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hintrag.artifacts import hint_bank
-from hintrag.hints.retrieval import make_retriever
+from hintrag.hints.retrieval import make_retriever, rerank_backend
 from hintrag.llm import Backend
 from hintrag.play import play_stage
 from hintrag.episodes import Hinting
@@ -23,7 +23,8 @@ def run(cfg: DictConfig, root: Path) -> dict[str, Any]:
     bank_key = source.key
 
     def hinting(backend: Backend) -> Hinting:
-        return Hinting(make_retriever(cfg.retrieval, bank, backend), int(cfg.teacher.k), bool(cfg.teacher.repeat_hint))
+        reranker = rerank_backend(cfg, backend)  # the agent's engine, or retrieval.model's own
+        return Hinting(make_retriever(cfg.retrieval, bank, reranker), int(cfg.teacher.k), bool(cfg.teacher.repeat_hint))
 
     run_, metrics = play_stage("teacher", cfg, root, hinting=hinting)
     print(

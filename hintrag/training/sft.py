@@ -1,4 +1,5 @@
-"""LoRA / QLoRA supervised fine-tuning with trl's SFTTrainer, loss on assistant turns only.
+"""LoRA / QLoRA supervised fine-tuning with trl's SFTTrainer, loss on the assistant turns of each
+chat (train.loss_on=assistant) or on every token of it rendered to text (all, the authors' ALFWorld).
 
 QLoRA (4-bit NF4 backbone, 8-bit AdamW) needs a GPU; on CPU the same recipe runs as plain LoRA,
 with the weights in bfloat16 where the CPU has native bf16 and in float32 elsewhere (train.dtype). Checkpoints go to the run folder, and a rerun resumes from the last one.
@@ -18,9 +19,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hintrag.llm.models import local_folder
+from hintrag.llm.models import local_folder, nf4_config
 from hintrag.machine import bf16_if_native, native_bf16
-from hintrag.training.template import training_template
+from hintrag.training.template import chat_text, training_template
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +56,13 @@ def weights_dtype(train: DictConfig) -> str:
 
 def _load_model(cfg: DictConfig, quant: str, dtype: str) -> Any:
     import torch
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM
 
     folder = local_folder(cfg.model, cfg.backend.cache_dir)
     if quant == "4bit":
         from peft import prepare_model_for_kbit_training
 
-        bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                 bnb_4bit_compute_dtype=torch.bfloat16)
-        model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=bnb, dtype=torch.bfloat16,
+        model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=nf4_config(), dtype=torch.bfloat16,
                                                      device_map={"": 0})
         return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     return AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
@@ -82,7 +81,8 @@ def sft_config(cfg: DictConfig, output_dir: Path, quant: str, has_eval: bool) ->
         warmup_steps=float(train.warmup_ratio), lr_scheduler_type=str(train.scheduler),
         weight_decay=float(train.weight_decay), label_smoothing_factor=float(train.label_smoothing),
         max_length=int(train.max_length), seed=int(train.seed), data_seed=int(train.seed),
-        assistant_only_loss=True, packing=False,
+        assistant_only_loss=train.loss_on == "assistant", completion_only_loss=False, dataset_text_field="text",
+        packing=False,
         optim="paged_adamw_8bit" if quant == "4bit" else "adamw_torch",
         bf16=gpu, gradient_checkpointing=quant == "4bit" or bool(train.gradient_checkpointing),
         gradient_checkpointing_kwargs={"use_reentrant": False},
@@ -215,27 +215,46 @@ def last_checkpoint(output_dir: Path) -> str | None:
     return None
 
 
-def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run_dir: Path) -> dict[str, Any]:
-    """Fine-tune LoRA adapters on the dataset; write `adapter/` atomically; return training metrics."""
+def training_data(cfg: DictConfig, tokenizer: Any, files: dict[str, str]) -> Any:
+    """The dataset files as trl takes them. train.loss_on=assistant: the chats, under a template
+    that marks the assistant turns, the only tokens with a loss. all: each chat rendered to one
+    "text" by the model's own template, trl's language-modeling form, which has a loss on every token."""
     from datasets import load_dataset
+
+    data = load_dataset("json", data_files=files)
+    if cfg.train.loss_on == "all":
+        return data.map(lambda example: {"text": chat_text(tokenizer, example["messages"])},
+                        remove_columns=["messages"])
+    override = Path(cfg.train.chat_template).read_text() if cfg.train.chat_template else None
+    tokenizer.chat_template = training_template(tokenizer, data["train"]["messages"], override)
+    return data
+
+
+def make_trainer(cfg: DictConfig, train_file: Path, eval_file: Path | None, output_dir: Path) -> tuple[Any, str, str]:
+    """trl's SFTTrainer on the dataset files with the LoRA recipe, checkpointing to `output_dir`;
+    with the quantization and the weights' dtype it chose."""
     from peft import LoraConfig
     from transformers import AutoTokenizer
 
     quant = quantization(cfg.train)
     files = {"train": str(train_file), **({"eval": str(eval_file)} if eval_file else {})}
-    data = load_dataset("json", data_files=files)
     tokenizer = AutoTokenizer.from_pretrained(local_folder(cfg.model, cfg.backend.cache_dir))
-    override = Path(cfg.train.chat_template).read_text() if cfg.train.chat_template else None
-    tokenizer.chat_template = training_template(tokenizer, data["train"]["messages"], override)
+    data = training_data(cfg, tokenizer, files)
     rank = int(cfg.train.lora_rank)
     lora = LoraConfig(r=rank, lora_alpha=int(cfg.train.lora_alpha or 2 * rank), lora_dropout=float(cfg.train.lora_dropout),
                       target_modules=LORA_TARGETS, bias="none", task_type="CAUSAL_LM")
-    checkpoints = run_dir / "checkpoints"
     dtype = weights_dtype(cfg.train)
     trainer = _trainer_class()(
-        model=_load_model(cfg, quant, dtype), args=sft_config(cfg, checkpoints, quant, eval_file is not None),
+        model=_load_model(cfg, quant, dtype), args=sft_config(cfg, output_dir, quant, eval_file is not None),
         train_dataset=data["train"], eval_dataset=data.get("eval"), processing_class=tokenizer, peft_config=lora,
     )
+    return trainer, quant, dtype
+
+
+def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run_dir: Path) -> dict[str, Any]:
+    """Fine-tune LoRA adapters on the dataset; write `adapter/` atomically; return training metrics."""
+    checkpoints = run_dir / "checkpoints"
+    trainer, quant, dtype = make_trainer(cfg, train_file, eval_file, checkpoints)
     pads = trainer.data_collator = PadCount(trainer.data_collator)
     resume = last_checkpoint(checkpoints)
     if resume:

@@ -1,4 +1,5 @@
-"""A chat template whose assistant turns carry {% generation %} markers, for assistant-only loss.
+"""A chat template whose assistant turns carry {% generation %} markers, for assistant-only loss;
+and, for train.loss_on=all, the chat rendered to the one text the loss then covers whole.
 
 trl masks the loss to assistant tokens only when the template marks them; few shipped templates
 do (SmolLM2's and Qwen2.5's do not). For ChatML templates we use our own marked version, and we
@@ -46,3 +47,11 @@ def training_template(tokenizer: Any, chats: Sequence[list[Message]], override: 
             raise ConfigError("the training chat template renders the data differently from the model's own "
                               "template; set train.chat_template to a marked copy of the model's template")
     return template
+
+
+def chat_text(tokenizer: Any, messages: list[Message]) -> str:
+    """The chat as the model's own template renders it, the text the student is prompted with
+    (train.loss_on=all trains on every token of it). It ends on the last turn's end-of-turn
+    token: the separator after it would be one more trained token, and trl, finding no EOS at
+    the end, would append a second one."""
+    return tokenizer.apply_chat_template(messages, tokenize=False).rstrip()
