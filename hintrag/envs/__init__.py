@@ -108,15 +108,14 @@ def decision_view(name: str, recent_turns: int | None = None, memory: bool = Fal
         from hintrag.envs.webshop import state as reader
     else:
         raise ConfigError(f"agent.prompt=decision has no state view for env {name!r}; known: {', '.join(ENVS)}")
-    options = {"recent_turns": recent_turns, "memory": memory}
-    unknown = [k for k, v in options.items() if v not in (None, False) and k not in getattr(reader, "VIEW_OPTIONS", ())]
+    chosen = {k: v for k, v in {"recent_turns": recent_turns, "memory": memory}.items() if v not in (None, False)}
+    unknown = [k for k in chosen if k not in getattr(reader, "VIEW_OPTIONS", ())]
     if unknown:
         raise ConfigError(f"agent.{' and agent.'.join(unknown)}: {name}'s decision state has no such option; "
                           "leave it at its default (null/false)")
     if recent_turns is not None and recent_turns < 0:
         raise ConfigError(f"agent.recent_turns={recent_turns} must be >= 0 (or null)")
-    return functools.partial(reader.decision_view, **options) if any(v not in (None, False) for v in options.values()) \
-        else reader.decision_view
+    return functools.partial(reader.decision_view, **chosen)
 
 
 __all__ = ["decision_view", "Episode", "EpisodeSpec", "Failures", "Observation", "Suite", "failures", "make_suite",
