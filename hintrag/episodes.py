@@ -61,6 +61,7 @@ class _Live:
     started: float
     initial_observation: str = ""
     choices: list[str] = field(default_factory=list)  # whole actions the env offers now (Observation.choices)
+    expert: str = ""  # the env's expert's command from here (Observation.expert), with expert labels
     unchanged: list[str] = field(default_factory=list)  # actions taken since the observation last changed
     retrieved: Retrieved | None = None
     spare_hints: list[str] = field(default_factory=list)  # next-ranked hints for a repeat hint
@@ -72,10 +73,11 @@ class _Live:
     end_reason: str = ""
 
 
-def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | None, fewshot: bool) -> _Live:
+def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | None, fewshot: bool,
+           expert: bool = False) -> _Live:
     """Reset the env and, for a teacher, retrieve the episode's hints once, before the first turn."""
     started = time.perf_counter()
-    episode = suite.make(spec)
+    episode = suite.make(spec, expert=True) if expert else suite.make(spec)
     first = episode.reset()
     retrieved, spare = None, []
     if hinting is not None:
@@ -86,7 +88,7 @@ def _start(spec: EpisodeSpec, suite: Suite, agent: Agent, hinting: Hinting | Non
     hints = [h.text for h in retrieved.hints] if retrieved else []
     opening = agent.opening(first.text, spec.category, hints=hints, fewshot=fewshot)
     return _Live(spec, episode, opening, started, initial_observation=first.text, choices=list(first.choices),
-                 retrieved=retrieved, spare_hints=spare)
+                 expert=first.expert, retrieved=retrieved, spare_hints=spare)
 
 
 def ranked(ranking: Ranking, choices: list[str]) -> Completion:
@@ -138,6 +140,7 @@ def _repeats_output(live: _Live, completion: Completion, limits: Limits) -> bool
 
 def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) -> None:
     """Apply one model turn to its episode and decide whether the episode ends."""
+    label = live.expert  # what the expert would have sent from the state this turn was taken in
     if completion.finish_reason in ("context", ERROR):
         live.end_reason = "errored" if completion.finish_reason == ERROR else "context"
         live.error = completion.extra.get("error", "")
@@ -160,6 +163,7 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
         before = live.trace[-1].observation if live.trace else live.initial_observation
         live.unchanged = live.unchanged + [parsed.action] if obs.text == before else []
         observation, live.won, live.reward, live.choices = obs.text, obs.won, obs.reward, list(obs.choices)
+        live.expert = obs.expert
         if obs.done and not live.won:
             live.end_reason = "done"
     if limits.repeat_on == "action":
@@ -172,7 +176,7 @@ def _advance(live: _Live, completion: Completion, agent: Agent, limits: Limits) 
         StepRecord(
             output=completion.text, action=parsed.action, kind=parsed.kind, observation=observation,
             prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-            finish_reason=completion.finish_reason, extra_hint=extra,
+            finish_reason=completion.finish_reason, extra_hint=extra, expert=label,
         )
     )
     if live.won:
@@ -214,14 +218,16 @@ def play(
     on_error: Callable[[dict[str, Any]], None] | None = None,
     hinting: Hinting | None = None,
     fewshot: bool = True,
+    expert: bool = False,
 ) -> dict[str, float]:
-    """Run `specs` in lockstep batches; call `on_finish` with each record as soon as it ends."""
+    """Run `specs` in lockstep batches; call `on_finish` with each record as soon as it ends. With
+    `expert` every turn also records the env's expert's command from its state (Suite.make)."""
     queue, live = deque(specs), []  # type: deque[EpisodeSpec], list[_Live]
     started, steps, calls, errored = time.perf_counter(), 0, 0, 0
     with tqdm(total=len(specs), desc="episodes", unit="ep", dynamic_ncols=True) as bar:
         while queue or live:
             while queue and len(live) < batch_size:
-                live.append(_start(queue.popleft(), suite, agent, hinting, fewshot))
+                live.append(_start(queue.popleft(), suite, agent, hinting, fewshot, expert))
             completions = _turns(live, agent, backend)
             calls += 1
             running = []

@@ -40,13 +40,14 @@ def _keep(run: Run, name: str, record: dict[str, Any], seen: dict[str, dict[str,
 
 def play_stage(
     stage: str, cfg: DictConfig, root: Path, hinting: Callable[[Backend], Hinting] | None = None,
-    fewshot: bool = True, chosen: Callable[[Suite], list[EpisodeSpec]] | None = None,
+    fewshot: bool = True, chosen: Callable[[Suite], list[EpisodeSpec]] | None = None, expert: bool = False,
 ) -> tuple[Run, dict[str, Any]]:
     """Play the configured episodes into the stage's run folder, resuming; return run and metrics.
 
     `hinting` (teacher) builds how hints are retrieved once the agent's backend exists, since the
     paper's re-ranker is an LLM call. `chosen` picks the episodes where a stage has its own
-    (iterated imitation's held-out games) instead of the split's first `n_episodes`.
+    (iterated imitation's held-out games) instead of the split's first `n_episodes`; `expert` records
+    the env's expert's command at every turn (imitation.label=expert).
     """
     suite = make_suite(cfg.env)
     shard = shard_of(cfg)
@@ -73,7 +74,7 @@ def play_stage(
         timing = play(
             todo, suite, agent, backend, limits_from(cfg), int(cfg.batch_size),
             on_finish=lambda rec: _keep(run, out_file, rec.to_dict(), seen), on_error=lambda e: run.append(ERRORS, e),
-            hinting=hinting(backend) if hinting else None, fewshot=fewshot,
+            hinting=hinting(backend) if hinting else None, fewshot=fewshot, expert=expert,
         )
     else:
         log.info("%s: all %d episodes already in %s; nothing to play", stage, len(specs), run.path)

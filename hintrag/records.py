@@ -20,6 +20,7 @@ class StepRecord:
     completion_tokens: int
     finish_reason: str
     extra_hint: str = ""  # a hint appended to this observation (teacher's optional repeat hint)
+    expert: str = ""  # the env's expert's command from the state this turn was taken in (imitation.label=expert)
 
 
 @dataclass

@@ -81,14 +81,15 @@ def train_source(cfg: DictConfig) -> list[Link]:
 
 
 def imitation_source(cfg: DictConfig) -> list[Link]:
-    """Round r > 0 of iterated imitation also learns from the imitation games that the agent of
-    round r - 1 (warm-started with this run's recipe) won."""
+    """Round r > 0 of iterated imitation also learns from the imitation games of the agent of round
+    r - 1 (warm-started with this run's recipe), or with imitation.label=expert from those of every
+    earlier round (DAgger pools the expert's labels of all rounds)."""
     round_ = int(cfg.train.get("round", 0))
-    if round_ == 0:
-        return []
     recipe = {f"warm_start.{key}": cfg.train[key] for key in cfg.warm_start if key in cfg.train}
-    return [Link("imitate", {**recipe, "warm_start.round": round_ - 1, "model.warm_start": "bc",
-                             "model.warm_adapter": None, "model.adapter": None, "split": cfg.demos.split})]
+    pooled = OmegaConf.select(cfg, "imitation.label", default="won") == "expert"
+    return [Link("imitate", {**recipe, "warm_start.round": earlier, "model.warm_start": "bc",
+                             "model.warm_adapter": None, "model.adapter": None, "split": cfg.demos.split})
+            for earlier in range(round_ - 1 if round_ and not pooled else 0, round_)]
 
 
 def report_links(cfg: DictConfig) -> list[Link]:
@@ -121,6 +122,7 @@ TRAIN_EXCLUDE = {
 TRAIN_ADDED = {"train.drop_unparsed": True, "train.task_only": False, "train.round": 0, "train.loss_on": "assistant"}
 RETRIEVAL_ADDED = {"retrieval.pad": True, "retrieval.fallback": "tfidf", "retrieval.model": None}
 HINTS_ADDED = {"hints.cut_chars": None, "hints.keep_hints": None}
+IMITATION_ADDED = {"imitation.label": "won"}
 BACKEND_ADDED = {"quantization": None}  # keys of a backend config, wherever one sits (backend, extractor.backend)
 
 
@@ -170,7 +172,8 @@ STAGES: dict[str, StageSpec] = {spec.name: spec for spec in (
         describe=lambda cfg: (f"iterated imitation: the round {cfg.warm_start.round} agent on {cfg.imitation.games} "
                               f"held-out {cfg.split} games"),
         keys=(*PLAY_KEYS, "imitation", "demos"),  # which games: after Stage A's, never the demos' (demos.*)
-        exclude=lambda cfg: {**play_exclude(cfg), **prefixed("demos", {"max_steps": "the expert's step limit"})},
+        exclude=lambda cfg: {**play_exclude(cfg), **prefixed("demos", {"max_steps": "the expert's step limit"}),
+                             **at_default(cfg, IMITATION_ADDED)},
         upstream=no_links,  # the round's agent is the warm start (warm_start.round), linked as weights
         name_parts=lambda cfg: [*play_parts(cfg), f"imitate-r{cfg.warm_start.round}"],
         artifacts={"trajectories": TRAJECTORY_FILES, "errors": ERRORS},

@@ -16,6 +16,7 @@ from hintrag.errors import ConfigError
 from hintrag.store import with_values
 
 KINDS = ("bc",)  # what model.warm_start may name
+LABELS = ("won", "expert")  # imitation.label: what a later round learns from the imitation games
 
 
 def check(cfg: DictConfig) -> None:
@@ -37,6 +38,9 @@ def _check_rounds(cfg: DictConfig, kind: str | None) -> None:
     for key in ("warm_start.round", "train.round"):
         if int(OmegaConf.select(cfg, key, default=0) or 0) < 0:
             raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} must be >= 0")
+    label = OmegaConf.select(cfg, "imitation.label", default="won")
+    if label not in LABELS:
+        raise ConfigError(f"imitation.label={label!r}; choose one of {', '.join(LABELS)}")
     if cfg.mode == "train" and int(cfg.train.get("round", 0) or 0) and cfg.train.regime != "bc":
         raise ConfigError(f"train.round={cfg.train.round} is a round of the warm start; it needs train.regime=bc")
     if cfg.mode != "imitate":

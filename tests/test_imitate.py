@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 from conftest import make_cfg, tiny_overrides
+from test_limits import SPEC, Room, Script
 from test_train import teacher_record
 
 from hintrag import store
 from hintrag.agents import make_agent
 from hintrag.artifacts import trajectories
-from hintrag.envs import make_suite
+from hintrag.envs import Failures, Observation, make_suite
+from hintrag.envs.webshop.env import WebShopSuite
+from hintrag.episodes import Limits, play
 from hintrag.errors import ConfigError
 from hintrag.scripted import demo_games
 from hintrag.stages import run_mode
@@ -123,6 +126,16 @@ def test_a_round_plays_trains_and_resumes_with_a_tiny_model(tmp_path: Path, alfw
     assert out["episodes_read"] == 6 + 2 and "+" in out["source_run"]  # 6 demos (one per type) + 2 games
     played = run_mode(make_cfg(*common, WARM, "warm_start.round=1", "mode=rollout", "n_episodes=1"))
     assert played["n_episodes"] == 1
+    labelled = [*common, "imitation.label=expert"]  # DAgger: the same games, every turn labelled by the expert
+    games = run_mode(make_cfg(*labelled, WARM, "mode=imitate", "split=train"))
+    assert games["run"] != first["run"]
+    records = store.Run("imitate", "", Path(games["run"])).records("trajectories.jsonl")
+    assert all(r["trace"][0]["expert"] == "" for r in records)  # at the start ALFWorld's expert only looks
+    assert all(len(r["trace"]) < 2 or r["trace"][1]["expert"] for r in records)
+    dagger = run_mode(make_cfg(*labelled, "mode=train", "train.regime=bc", "train.round=1", "train.epochs=1",
+                               "train.lr=3e-4", "train.max_length=2048", "train.min_reward=0"))
+    assert dagger["episodes_read"] == 6 + 2 and dagger["run"] != out["run"]
+    assert "not_successful" not in dagger["dropped"]  # a labelled game teaches its labels, won or lost
 
 
 def test_rounds_go_on_while_success_improves_and_the_best_is_chosen() -> None:
@@ -139,3 +152,106 @@ def test_rounds_go_on_while_success_improves_and_the_best_is_chosen() -> None:
     assert round_curve(success({0: 0.1, 1: 0.1}), 3) == ([0.1, 0.1], 0)  # a tie does not improve
     assert round_curve(success({0: 0.0, 1: 0.1, 2: 0.2}), 2) == ([0.0, 0.1, 0.2], 2)
     assert round_curve(success({0: 0.3}), 0) == ([0.3], 0)
+
+
+def test_expert_labels_pool_the_imitation_games_of_every_earlier_round() -> None:
+    def imitated(label: str) -> list[int]:
+        two = make_cfg("env.data_dir=/d", WARM, "warm_start.round=2", f"imitation.label={label}")
+        (_, train_cfg), = [(link, up) for link, up in upstream("rollout", two) if link.stage == "train"]
+        ups = [up for link, up in upstream("train", train_cfg) if link.stage == "imitate"]
+        assert all(up.imitation.label == label for up in ups)
+        return [up.warm_start.round for up in ups]
+
+    assert imitated("won") == [1]
+    assert imitated("expert") == [0, 1]  # DAgger: the labels of all rounds so far
+
+
+def test_imitate_refuses_an_unknown_label_and_an_env_whose_expert_starts_from_scratch(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="imitation.label='dagger'"):
+        run_mode(make_cfg("mode=imitate", f"store.root={tmp_path}", "env.data_dir=/d", WARM, "split=train",
+                          "imitation.label=dagger"))
+    cfg = make_cfg("env=webshop", "imitation.label=expert")
+    with pytest.raises(ConfigError, match="imitation.label=won"):
+        imitation_games(WebShopSuite.__new__(WebShopSuite), cfg)  # refused before any goal is read
+    with pytest.raises(ConfigError, match="imitation.label=won"):
+        WebShopSuite.make(WebShopSuite.__new__(WebShopSuite), SPEC, expert=True)
+
+
+class LabelledRoom(Room):
+    """A game whose expert would send "expert <n>" from its n-th state."""
+
+    def reset(self) -> Observation:
+        return Observation(super().reset().text, expert="expert 0")
+
+    def step(self, action: str) -> Observation:
+        obs = super().step(action)
+        return Observation(obs.text, done=obs.done, expert=f"expert {len(self.sent)}")
+
+
+class LabelledHouse:
+    name, categories, failures, scored = "fake", (SPEC.category,), Failures(nothing="Nothing happens."), False
+
+    def __init__(self) -> None:
+        self.room, self.asked = LabelledRoom(), []
+
+    def make(self, spec, expert: bool = False):
+        self.asked.append(expert)
+        return self.room
+
+
+def test_each_turn_records_the_experts_command_from_the_state_it_was_taken_in() -> None:
+    records, house = [], LabelledHouse()
+    cfg = make_cfg()
+    play([SPEC], house, make_agent(cfg.agent, cfg.env), Script(["go to desk 1", "open drawer 1", "look"]),
+         Limits(3, 5), 1, on_finish=records.append, fewshot=False, expert=True)
+    (record,) = records
+    assert house.asked == [True]
+    assert [s.expert for s in record.trace] == ["expert 0", "expert 1", "expert 2"]
+    assert [s.action for s in record.trace] == ["go to desk 1", "open drawer 1", "look"]  # the agent's own
+
+
+def _labelled(agent, episode_id: str, turns: list[tuple[str, str, str]], won: bool) -> dict:
+    """An imitation game: (agent's command, the game's answer, the expert's command before it) per turn."""
+    rec = teacher_record(agent, "alfworld", "act")
+    rec.update(episode_id=episode_id, success=won, reward=float(won), retrieval=None,
+               initial_observation="You are in the middle of a room. Looking quickly around you, you see a desk 1, "
+                                   "and a drawer 1.\n\nYour task is to: put some mug on desk.")
+    rec["trace"] = [{**rec["trace"][0], "output": a, "action": a, "observation": o, "expert": e} for a, o, e in turns]
+    return rec
+
+
+def test_labelled_turns_teach_the_experts_command_won_or_lost_each_state_once() -> None:
+    cfg = make_cfg("env.data_dir=/d", "agent=act", "agent.prompt=decision", "agent.fewshot=0", "agent.act=rank",
+                   "agent.recent_turns=1")
+    agent = make_agent(cfg.agent, cfg.env)
+    desk, drawer = "You arrive at desk 1. On the desk 1, you see nothing.", "You arrive at drawer 1. It is closed."
+    loop = _labelled(agent, "train/loop", [("go to desk 1", desk, "go to drawer 1"),
+                                           ("go to drawer 1", drawer, "open drawer 1"),
+                                           ("go to desk 1", desk, "go to desk 1"),
+                                           ("go to drawer 1", drawer, "open drawer 1"),  # turn 1's state again
+                                           ("go to desk 1", desk, "")], won=False)  # the expert marked time
+    unlabelled_loss = _records(agent, "lost", [False])[0]
+    examples, dropped = data.build([unlabelled_loss, loop], agent, data.Keep.from_config(cfg.train, cfg.env), str)
+    assert [e.messages[-1]["content"] for e in examples] == ["go to drawer 1", "open drawer 1", "go to desk 1"]
+    assert all(e.episode_id == "train/loop" for e in examples)
+    assert dropped == {"not_successful": 1, "repeated_state": 1}
+    assert [m["role"] for m in examples[1].messages] == ["system", "user", "assistant"]
+    assert "go to desk 1" in examples[1].messages[1]["content"]  # the agent's own turn is the state
+
+
+def test_alfworld_experts_labels_win_from_states_it_never_reached(alfworld_data: Path) -> None:
+    import random
+
+    suite = make_suite(make_cfg(f"env.data_dir={alfworld_data}").env)
+    for spec in suite.episodes("valid_seen")[:2]:
+        plain = suite.make(spec)
+        assert plain.reset().expert == ""
+        plain.close()
+        game, rng = suite.make(spec, expert=True), random.Random(spec.id)
+        obs, sent = game.reset(), 0
+        while not obs.done and sent < 60:  # three random commands first, then the labels (a random one where none)
+            obs = game.step(obs.expert if sent >= 3 and obs.expert else rng.choice(obs.choices))
+            assert obs.expert == "" or obs.expert in obs.choices
+            sent += 1
+        game.close()
+        assert obs.won

@@ -76,7 +76,7 @@ ADDED = [("webshop", "rollout", "env.results_shown", "3"), ("alfworld", "rollout
          ("alfworld", "teacher", "retrieval.model", "{name:r,path:/r,gguf_file:null,max_context:8}"),
          ("webshop", "rollout", "backend.quantization", "4bit"),
          ("alfworld", "extract", "extractor.backend.quantization", "4bit"),
-         ("alfworld", "train", "train.loss_on", "all")]
+         ("alfworld", "train", "train.loss_on", "all"), ("alfworld", "imitate", "imitation.label", "expert")]
 
 
 def holds(values: dict, leaf: str) -> bool:
@@ -98,6 +98,7 @@ def test_every_key_declared_as_added_later_is_tested_above() -> None:
     from hintrag import envs
 
     declared = {*stagegraph.TRAIN_ADDED, *stagegraph.RETRIEVAL_ADDED, *stagegraph.HINTS_ADDED, *stagegraph.AGENT_ADDED,
+                *stagegraph.IMITATION_ADDED,
                 *stagegraph.backend_added("backend"), *stagegraph.backend_added("extractor.backend")}
     for env in options("env"):
         declared |= {f"env.{k}" for k in envs.added(make_cfg(f"env={env}").env)}

@@ -103,6 +103,7 @@ class AlfWorldSuite:
     failures = Failures(nothing=NOTHING)
     scored = False
     reference_policy = "a uniformly random admissible command each step (seeded)"
+    labels_any_state = True  # the handcoded expert tracks the game from whatever commands were sent
 
     def __init__(self, env: DictConfig) -> None:
         self.root = check_data_dir(env.data_dir)
@@ -132,8 +133,8 @@ class AlfWorldSuite:
         rounds = zip_longest(*(by_type[t] for t in TASK_TYPES if t in by_type))
         return [spec for batch in rounds for spec in batch if spec is not None]
 
-    def make(self, spec: EpisodeSpec) -> "AlfWorldEpisode":
-        return AlfWorldEpisode(spec, self.max_actions)
+    def make(self, spec: EpisodeSpec, expert: bool = False) -> "AlfWorldEpisode":
+        return AlfWorldEpisode(spec, self.max_actions, expert)
 
     def demonstrate(self, spec: EpisodeSpec, max_steps: int) -> Demo:
         from hintrag.envs.alfworld_expert import play_expert
@@ -151,10 +152,13 @@ class AlfWorldEpisode:
 
     With `max_actions` the game ends after that many commands, as alfworld's own env ends it after
     `max_nb_steps_per_episode` (TextWorld's step limit): every command counts, an unparsed output
-    too (the authors' runner sent it to the game), a thought does not (it never reaches the game)."""
+    too (the authors' runner sent it to the game), a thought does not (it never reaches the game).
+    With `expert` the handcoded expert follows the game from the commands sent and each Observation
+    names its next command (alfworld's own DAgger labels; BUTLER was trained on them)."""
 
-    def __init__(self, spec: EpisodeSpec, max_actions: int | None = None) -> None:
+    def __init__(self, spec: EpisodeSpec, max_actions: int | None = None, expert: bool = False) -> None:
         self.spec = spec
+        self.expert = expert
         self.task = ""
         self.max_actions = max_actions
         self.actions = 0
@@ -171,10 +175,16 @@ class AlfWorldEpisode:
         import textworld.gym
         from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
 
-        infos = textworld.EnvInfos(won=True, admissible_commands=True, extras=["gamefile"])
+        wrappers = [AlfredDemangler(shuffle=False), AlfredInfos]
+        if self.expert:
+            from hintrag.envs.alfworld_expert import expert_wrapper
+
+            wrappers.append(expert_wrapper()("handcoded"))
+            random.seed(0)  # the expert breaks ties with random.choice (as in play_expert)
+        infos = textworld.EnvInfos(won=True, admissible_commands=True,
+                                   extras=["gamefile", "expert_plan"] if self.expert else ["gamefile"])
         env_id = textworld.gym.register_games(
-            [self.spec.source], infos, batch_size=1, asynchronous=False, max_episode_steps=100_000,
-            wrappers=[AlfredDemangler(shuffle=False), AlfredInfos],
+            [self.spec.source], infos, batch_size=1, asynchronous=False, max_episode_steps=100_000, wrappers=wrappers,
         )
         self._env = textworld.gym.make(env_id)
         self.actions = 0
@@ -182,7 +192,17 @@ class AlfWorldEpisode:
         text = obs[0].replace(BANNER, "").strip()
         self.task = text.split("Your task is to:")[-1].strip() if "Your task is to:" in text else ""
         self._admissible = list(info["admissible_commands"][0])
-        return Observation(text=text, admissible=self._admissible, choices=self._admissible)
+        return Observation(text=text, admissible=self._admissible, choices=self._admissible, expert=self._label(info))
+
+    def _label(self, info: dict) -> str:
+        """The expert's next command, or "" without an expert or where it only marks time (its filler)."""
+        if not self.expert:
+            return ""
+        from hintrag.envs.alfworld_expert import FILLER
+
+        plan = info["extra.expert_plan"][0]
+        command = plan[0] if plan else ""
+        return "" if command in FILLER or command not in self._admissible else command
 
     def step(self, action: str) -> Observation:
         command = canonical_action(action, self._admissible)
@@ -192,7 +212,7 @@ class AlfWorldEpisode:
         capped = self._spend()
         return Observation(
             text=obs[0].strip(), done=bool(dones[0]) or won or capped, won=won, reward=float(won),
-            admissible=self._admissible, choices=self._admissible,
+            admissible=self._admissible, choices=self._admissible, expert=self._label(info),
         )
 
     def no_action(self) -> Observation:

@@ -19,7 +19,7 @@ from hintrag.envs.base import Demo, EpisodeSpec
 FILLER = frozenset({"look", "help", "inventory"})
 
 
-def _expert_wrapper():
+def expert_wrapper():
     """ALFWorld's expert wrapper class with the move/put fix (alfworld is imported lazily)."""
     from alfworld.agents.environment.alfred_tw_env import AlfredExpert
     from alfworld.agents.expert import HandCodedTWAgent
@@ -53,7 +53,7 @@ def play_expert(spec: EpisodeSpec, max_steps: int) -> Demo:
     infos = textworld.EnvInfos(won=True, admissible_commands=True, extras=["gamefile", "expert_plan"])
     env_id = textworld.gym.register_games(
         [spec.source], infos, batch_size=1, asynchronous=False, max_episode_steps=max_steps,
-        wrappers=[AlfredDemangler(shuffle=False), AlfredInfos, _expert_wrapper()("handcoded")],
+        wrappers=[AlfredDemangler(shuffle=False), AlfredInfos, expert_wrapper()("handcoded")],
     )
     env = textworld.gym.make(env_id)
     random.seed(0)  # the expert breaks action loops with random.choice

@@ -47,6 +47,7 @@ class Observation:
     reward: float = 0.0
     admissible: list[str] = field(default_factory=list)
     choices: list[str] = field(default_factory=list)
+    expert: str = ""  # the env's expert's next command from here, on an episode made with expert=True ("" else)
 
 
 @dataclass
@@ -87,10 +88,15 @@ class Suite(Protocol):
     failures: Failures  # how it says an action failed (counted in records, filtered in training)
     scored: bool  # True: the report leads with the mean reward (score), else with the success rate
     reference_policy: str  # what `reference` plays, in a few words for the report
+    labels_any_state: bool  # its expert can name its command from any state another player reached
 
     def episodes(self, split: str) -> list[EpisodeSpec]: ...
 
-    def make(self, spec: EpisodeSpec) -> Episode: ...
+    def make(self, spec: EpisodeSpec, expert: bool = False) -> Episode:
+        """A fresh episode; with `expert` each Observation also names the expert's command from that
+        state, whoever played the turns before (imitation.label=expert). Only a suite with
+        `labels_any_state` can; the others raise ConfigError."""
+        ...
 
     def demonstrate(self, spec: EpisodeSpec, max_steps: int) -> Demo:
         """The episode played by the env's scripted expert (ALFWorld's handcoded expert, WebShop's

@@ -78,11 +78,38 @@ def to_examples(rec: dict[str, Any], agent: Agent, observation: Callable[[str], 
             for t, step in enumerate(trace)]
 
 
+def labelled(rec: dict[str, Any]) -> bool:
+    """An episode played for the expert's labels (imitation.label=expert): some turn names the
+    command the env's expert would have sent from its state."""
+    return any(step.get("expert") for step in rec["trace"])
+
+
+def expert_examples(rec: dict[str, Any], agent: Agent, observation: Callable[[str], str] = str) -> list[Example]:
+    """DAgger's examples: the prompt the agent had at each labelled turn, answered with the expert's
+    command from that state instead of the agent's own, whether or not the episode was won."""
+    trace = [StepRecord(**step) for step in rec["trace"]]
+    opening = agent.opening(observation(rec["initial_observation"]), rec["category"], hints=(), fewshot=False)
+    return [Example(rec["episode_id"], rec["category"], agent.messages(opening, trace[:t], hints=False)
+                    + [{"role": "assistant", "content": step.expert}])
+            for t, step in enumerate(trace) if step.expert]
+
+
 def build(records: Sequence[dict[str, Any]], agent: Agent, keep: Keep,
           observation: Callable[[str], str] = str) -> tuple[list[Example], Counter]:
-    """The examples of every kept episode, in the records' order, and why the others were dropped."""
-    kept, dropped = [], Counter()
+    """The examples of every kept episode, in the records' order, and why the others were dropped.
+    A labelled episode gives its labelled turns whatever its result, each state once: an agent
+    that loops meets one state many times ("repeated_state" counts the turns left out)."""
+    kept, dropped, states = [], Counter(), set()
     for rec in records:
+        if labelled(rec):
+            for example in expert_examples(rec, agent, observation):
+                state = json.dumps(example.messages)
+                if state in states:
+                    dropped["repeated_state"] += 1
+                    continue
+                states.add(state)
+                kept.append(example)
+            continue
         reason = drop_reason(rec, keep)
         if reason:
             dropped[reason] += 1

@@ -99,6 +99,10 @@ def page_name(url: str) -> str:
     return ""
 
 
+EXPERT_FROM_START = ("WebShop's oracle plays a goal from its first page and cannot name a command from a state "
+                     "another player reached; use imitation.label=won")
+
+
 class WebShopSuite:
     """WebShop's 6910 synthetic goals over the 1000-product catalog, in the original's order."""
 
@@ -106,6 +110,7 @@ class WebShopSuite:
     categories = CATEGORIES
     scored = True
     reference_policy = "search[<the instruction as shown>], click the first result, Buy Now"
+    labels_any_state = False  # the oracle plans a goal from its first page (hintrag.envs.webshop.oracle)
 
     def __init__(self, env: DictConfig, search: SearchEngine | None = None) -> None:
         self.settings = Settings.from_config(env)
@@ -124,7 +129,9 @@ class WebShopSuite:
             for i in range(start, len(self.goals) if stop is None else min(stop, len(self.goals)))
         ]
 
-    def make(self, spec: EpisodeSpec) -> "WebShopEpisode":
+    def make(self, spec: EpisodeSpec, expert: bool = False) -> "WebShopEpisode":
+        if expert:
+            raise ConfigError(EXPERT_FROM_START)
         return WebShopEpisode(spec, self, self.goals[int(spec.source)])
 
     def demonstrate(self, spec: EpisodeSpec, max_steps: int) -> Demo:
