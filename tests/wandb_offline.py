@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,21 @@ def records(path: Path) -> list[Any]:
     return out
 
 
+def finished_records(path: Path, wait_s: float = 60.0) -> list[Any]:
+    """The records once the file ends on its `exit` record: wandb's service process may still be
+    writing it when `run.finish()` has returned (seen on a loaded 2-core machine)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        out = records(path)
+        if any(rec.WhichOneof("record_type") == "exit" for rec in out) or time.monotonic() > deadline:
+            return out
+        time.sleep(0.2)
+
+
 def summary(path: Path) -> dict[str, Any]:
     """Run metadata, config, logged history names (top level: a table `t` logs `t/path`, ...) and summary."""
     run, config, history, summ = None, {}, set(), {}
-    for rec in records(path):
+    for rec in finished_records(path):
         kind = rec.WhichOneof("record_type")
         if kind == "run":
             run = rec.run
