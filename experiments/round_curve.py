@@ -37,13 +37,18 @@ def round_success(cfg: DictConfig, round_: int) -> dict:
     return run_mode(with_values(at, {"mode": "rollout"}))
 
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def check_selection(cfg: DictConfig) -> None:
+    """A curve of the warm start is measured on a selection split, never the evaluation split."""
     if str(cfg.split) == str(cfg.env.eval_split):
-        raise ConfigError(f"split={cfg.split} is {cfg.env.name}'s evaluation split; choose rounds on another "
+        raise ConfigError(f"split={cfg.split} is {cfg.env.name}'s evaluation split; choose settings on another "
                           "(ALFWorld: split=valid_seen)")
     if not cfg.model.get("warm_start"):
-        raise ConfigError("the round curve is of the warm start; set model.warm_start=bc")
+        raise ConfigError("the curve is of the warm start; set model.warm_start=bc")
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    check_selection(cfg)
     run_mode(with_values(cfg, {"mode": "demos"}))
     runs: dict[int, dict] = {}
 

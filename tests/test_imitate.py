@@ -255,3 +255,14 @@ def test_alfworld_experts_labels_win_from_states_it_never_reached(alfworld_data:
             sent += 1
         game.close()
         assert obs.won
+
+
+@pytest.mark.parametrize("script", ["round_curve.py", "demo_curve.py"])
+def test_the_warm_start_curves_refuse_the_evaluation_split(script: str) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "experiments" / script), "experiment=small_alfworld",
+                           "env.data_dir=/d", "split=valid_unseen"], capture_output=True, text=True, cwd=root)
+    assert done.returncode != 0 and "evaluation split; choose settings on another" in done.stderr
