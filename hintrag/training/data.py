@@ -64,18 +64,32 @@ def drop_reason(rec: dict[str, Any], keep: Keep) -> str | None:
     return None
 
 
+def _trace_and_opening(rec: dict[str, Any], agent: Agent, observation: Callable[[str], str]
+                       ) -> tuple[list[StepRecord], list[Message]]:
+    """The episode's turns and the opening the student sees (no hints, no example)."""
+    trace = [StepRecord(**step) for step in rec["trace"]]
+    return trace, agent.opening(observation(rec["initial_observation"]), rec["category"], hints=(), fewshot=False)
+
+
+def _decisions(rec: dict[str, Any], agent: Agent, observation: Callable[[str], str],
+               answer: Callable[[StepRecord], str | None]) -> list[Example]:
+    """One example per turn that `answer` answers (None: no example): the prompt the agent had at
+    that turn, then the answer."""
+    trace, opening = _trace_and_opening(rec, agent, observation)
+    return [Example(rec["episode_id"], rec["category"], agent.messages(opening, trace[:t], hints=False)
+                    + [{"role": "assistant", "content": answer(step)}])
+            for t, step in enumerate(trace) if answer(step) is not None]
+
+
 def to_examples(rec: dict[str, Any], agent: Agent, observation: Callable[[str], str] = str) -> list[Example]:
     """The episode as the student will play it (no hints, no example, its own turns): one chat
     ending on its last turn, or with decision prompts one example per turn. `observation` shapes
     the first observation (train.task_only: the env's task line alone, as the authors' ALFWorld data)."""
-    trace = [StepRecord(**step) for step in rec["trace"]]
-    opening = agent.opening(observation(rec["initial_observation"]), rec["category"], hints=(), fewshot=False)
     if agent.prompt == "chat":
+        trace, opening = _trace_and_opening(rec, agent, observation)
         chat = agent.messages(opening, trace, hints=False)[:-1]  # end on the model's last turn
         return [Example(rec["episode_id"], rec["category"], chat)]
-    return [Example(rec["episode_id"], rec["category"], agent.messages(opening, trace[:t], hints=False)
-                    + [{"role": "assistant", "content": agent.turn_text(step.output)}])
-            for t, step in enumerate(trace)]
+    return _decisions(rec, agent, observation, lambda step: agent.turn_text(step.output))
 
 
 def labelled(rec: dict[str, Any]) -> bool:
@@ -87,11 +101,7 @@ def labelled(rec: dict[str, Any]) -> bool:
 def expert_examples(rec: dict[str, Any], agent: Agent, observation: Callable[[str], str] = str) -> list[Example]:
     """DAgger's examples: the prompt the agent had at each labelled turn, answered with the expert's
     command from that state instead of the agent's own, whether or not the episode was won."""
-    trace = [StepRecord(**step) for step in rec["trace"]]
-    opening = agent.opening(observation(rec["initial_observation"]), rec["category"], hints=(), fewshot=False)
-    return [Example(rec["episode_id"], rec["category"], agent.messages(opening, trace[:t], hints=False)
-                    + [{"role": "assistant", "content": step.expert}])
-            for t, step in enumerate(trace) if step.expert]
+    return _decisions(rec, agent, observation, lambda step: step.expert or None)
 
 
 def build(records: Sequence[dict[str, Any]], agent: Agent, keep: Keep,
