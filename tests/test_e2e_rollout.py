@@ -20,7 +20,7 @@ EPISODE_FIELDS = {
     "total_tokens", "prompt", "trace", "retrieval", "wall_s",
 }
 STEP_FIELDS = {"output", "action", "kind", "observation", "prompt_tokens", "completion_tokens", "finish_reason",
-               "extra_hint"}
+               "extra_hint", "expert"}
 
 
 @pytest.mark.slow
@@ -46,6 +46,7 @@ def test_rollout_two_unseen_games_with_embedded_model(tmp_path: Path, alfworld_d
         trace = [StepRecord(**step) for step in rec["trace"]]
         for t, step in enumerate(trace):
             assert set(rec["trace"][t]) == STEP_FIELDS
+            assert step.expert == ""  # labels only under imitation.label=expert
             prompt = tok.apply_chat_template(agent.messages(rec["prompt"], trace[:t]), add_generation_prompt=True,
                                              tokenize=False)
             assert step.prompt_tokens == count(prompt)
