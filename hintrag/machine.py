@@ -89,6 +89,20 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("bf16_if_native", bf16_if_native)
 
 
+# oneDNN's primitive cache and ideep's operator cache, both keyed by tensor shape. A decision example
+# has its own length, so every training step met new shapes, and at the default capacity (1,024
+# each) the caches held ~33 MB more after each optimizer step: the ALFWorld warm start ended at
+# 7.7 GB where its live tensors need ~3 GB (docs/results/small_alfworld.md, memory).
+KERNEL_CACHES = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "8", "LRU_CACHE_CAPACITY": "8"}
+
+
+def bound_kernel_caches() -> None:
+    """Cap the CPU kernel caches (`KERNEL_CACHES`) unless the user set them. Both libraries read the
+    variable when they first build a kernel, so this runs when hintrag is imported, before any."""
+    for name, capacity in KERNEL_CACHES.items():
+        os.environ.setdefault(name, capacity)
+
+
 def emulated_bf16(dtype: str, device: str) -> bool:
     """Whether `dtype` on `device` would run bfloat16 through emulation: bfloat16 where the rule above
     picks float32."""

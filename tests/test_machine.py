@@ -149,3 +149,16 @@ def test_emulated_bf16_is_named_once_with_the_fix(tmp_path: Path, monkeypatch: p
         validate.validate_common(cfg, tuple(MODES))
         validate.validate_common(make_cfg("mode=rollout"), tuple(MODES))  # auto is float32 on a CPU: never emulated
     assert not [r for r in caplog.records if "emulated" in r.getMessage()]
+
+
+@pytest.mark.parametrize("preset, expected", [({}, "8 8"), ({"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64"}, "64 8")])
+def test_importing_hintrag_caps_the_cpu_kernel_caches_unless_the_user_did(preset: dict, expected: str) -> None:
+    """The shape-keyed kernel caches grow a training run's memory with every new example length
+    (docs/results/small_alfworld.md); hintrag caps them before any kernel is built, a user's value wins."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in machine.KERNEL_CACHES} | preset
+    code = "import os, hintrag; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'], os.environ['LRU_CACHE_CAPACITY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

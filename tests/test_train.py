@@ -321,6 +321,32 @@ def test_length_grouped_batches_pad_less_and_the_padding_is_reported(tmp_path: P
     assert padded["group_by_length"] < 0.1 < padded["random"]
 
 
+def test_callbacks_see_every_step_and_the_metrics_carry_the_peak_memory(tmp_path: Path, tiny_model_dir: Path,
+                                                                        alfworld_data: Path) -> None:
+    """A caller's callback (the memory benchmark's probe) is called after each optimizer step, and the
+    run's metrics carry the process's peak resident memory, never below what was resident at a step."""
+    from transformers import TrainerCallback
+
+    from hintrag.training.sft import train_adapter
+
+    class Resident(TrainerCallback):
+        seen: list[tuple[int, float]] = []
+
+        def on_step_end(self, args, state, control, **kwargs) -> None:  # noqa: ANN001
+            line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("VmRSS:"))
+            self.seen.append((state.global_step, int(line.split()[1]) / 2**20))
+
+    chats = [[{"role": "system", "content": "s"}, {"role": "user", "content": f"room {i}"},
+              {"role": "assistant", "content": "go to desk 1"}] for i in range(8)]
+    data.write_jsonl(tmp_path / "train.jsonl", [data.Example(f"e{i}", "c", chat) for i, chat in enumerate(chats)])
+    cfg = make_cfg(*tiny_overrides(tiny_model_dir, alfworld_data, tmp_path), *STUDENT, "train.batch_size=2",
+                   "train.grad_accum=1")
+    probe = Resident()
+    metrics = train_adapter(cfg, tmp_path / "train.jsonl", None, tmp_path, callbacks=[probe])
+    assert [step for step, _ in probe.seen] == [1, 2, 3, 4] == list(range(1, metrics["steps"] + 1))
+    assert metrics["process_peak_rss_gib"] >= max(gib for _, gib in probe.seen) - 0.01 > 0
+
+
 def test_the_loss_on_its_own_positions_equals_the_loss_on_the_full_logits(tiny_model_dir: Path) -> None:
     """The vocabulary projection at the positions the loss reads only: the same label-smoothed loss."""
     import torch

@@ -11,11 +11,13 @@ import json
 import logging
 import os
 import re
+import resource
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from omegaconf import DictConfig
 
@@ -251,10 +253,14 @@ def make_trainer(cfg: DictConfig, train_file: Path, eval_file: Path | None, outp
     return trainer, quant, dtype
 
 
-def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run_dir: Path) -> dict[str, Any]:
-    """Fine-tune LoRA adapters on the dataset; write `adapter/` atomically; return training metrics."""
+def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run_dir: Path,
+                  callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """Fine-tune LoRA adapters on the dataset; write `adapter/` atomically; return training metrics.
+    `callbacks` (transformers TrainerCallbacks) watch the run (the memory benchmark's probe)."""
     checkpoints = run_dir / "checkpoints"
     trainer, quant, dtype = make_trainer(cfg, train_file, eval_file, checkpoints)
+    for callback in callbacks:
+        trainer.add_callback(callback)
     pads = trainer.data_collator = PadCount(trainer.data_collator)
     resume = last_checkpoint(checkpoints)
     if resume:
@@ -278,4 +284,11 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
         "tokens_seen": tokens, "tokens_per_s": round(tokens / wall, 1) if wall else None,
         "padded_fraction": pads.fraction,
         "eval_loss": next((h["eval_loss"] for h in reversed(trainer.state.log_history) if "eval_loss" in h), None),
+        "process_peak_rss_gib": peak_rss_gib(),
     }
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory so far, in GiB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**30 if sys.platform == "darwin" else 2**20), 2)
