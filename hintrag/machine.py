@@ -91,8 +91,9 @@ def register_resolvers() -> None:
 
 # oneDNN's primitive cache and ideep's operator cache, both keyed by tensor shape. A decision example
 # has its own length, so every training step met new shapes, and at the default capacity (1,024
-# each) the caches held ~33 MB more after each optimizer step: the ALFWorld warm start ended at
-# 7.7 GB where its live tensors need ~3 GB (docs/results/small_alfworld.md, memory).
+# each) the caches held 0.07-0.09 GiB more after each optimizer step: the ALFWorld warm start ended at
+# 7.7 GB where its live tensors need under 3 GB. At 8 the memory stays flat, for 4% of the speed
+# (docs/results/small_alfworld.md, memory).
 KERNEL_CACHES = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "8", "LRU_CACHE_CAPACITY": "8"}
 
 
