@@ -28,17 +28,11 @@ from omegaconf import DictConfig  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
 from hintrag.agents import make_agent  # noqa: E402
-from hintrag.machine import KERNEL_CACHES  # noqa: E402
+from hintrag.machine import KERNEL_CACHES, resident_gib  # noqa: E402
 from hintrag.stages import store_root  # noqa: E402
 from hintrag.stages.train import source_records  # noqa: E402
 from hintrag.training import data  # noqa: E402
 from hintrag.training.sft import train_adapter  # noqa: E402
-
-
-def resident_gib() -> float:
-    """VmRSS now (Linux)."""
-    line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("VmRSS:"))
-    return int(line.split()[1]) / 2**20
 
 
 class ResidentAfterStep(TrainerCallback):

@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import resource
 import socket
 import subprocess
+import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -102,6 +104,18 @@ def bound_kernel_caches() -> None:
     variable when they first build a kernel, so this runs when hintrag is imported, before any."""
     for name, capacity in KERNEL_CACHES.items():
         os.environ.setdefault(name, capacity)
+
+
+def resident_gib() -> float:
+    """This process's resident memory now, in GiB (Linux's /proc)."""
+    line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("VmRSS:"))
+    return int(line.split()[1]) / 2**20
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory so far, in GiB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**30 if sys.platform == "darwin" else 2**20), 2)
 
 
 def emulated_bf16(dtype: str, device: str) -> bool:

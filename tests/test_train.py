@@ -327,14 +327,15 @@ def test_callbacks_see_every_step_and_the_metrics_carry_the_peak_memory(tmp_path
     run's metrics carry the process's peak resident memory, never below what was resident at a step."""
     from transformers import TrainerCallback
 
+    from hintrag.machine import resident_gib
     from hintrag.training.sft import train_adapter
 
     class Resident(TrainerCallback):
-        seen: list[tuple[int, float]] = []
+        def __init__(self) -> None:
+            self.seen: list[tuple[int, float]] = []
 
         def on_step_end(self, args, state, control, **kwargs) -> None:  # noqa: ANN001
-            line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("VmRSS:"))
-            self.seen.append((state.global_step, int(line.split()[1]) / 2**20))
+            self.seen.append((state.global_step, resident_gib()))
 
     chats = [[{"role": "system", "content": "s"}, {"role": "user", "content": f"room {i}"},
               {"role": "assistant", "content": "go to desk 1"}] for i in range(8)]

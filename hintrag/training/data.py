@@ -77,8 +77,8 @@ def _decisions(rec: dict[str, Any], agent: Agent, observation: Callable[[str], s
     that turn, then the answer."""
     trace, opening = _trace_and_opening(rec, agent, observation)
     return [Example(rec["episode_id"], rec["category"], agent.messages(opening, trace[:t], hints=False)
-                    + [{"role": "assistant", "content": answer(step)}])
-            for t, step in enumerate(trace) if answer(step) is not None]
+                    + [{"role": "assistant", "content": said}])
+            for t, step in enumerate(trace) if (said := answer(step)) is not None]
 
 
 def to_examples(rec: dict[str, Any], agent: Agent, observation: Callable[[str], str] = str) -> list[Example]:

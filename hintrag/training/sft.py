@@ -11,9 +11,7 @@ import json
 import logging
 import os
 import re
-import resource
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ from typing import Any, Sequence
 from omegaconf import DictConfig
 
 from hintrag.llm.models import local_folder, nf4_config
-from hintrag.machine import bf16_if_native, native_bf16
+from hintrag.machine import bf16_if_native, native_bf16, peak_rss_gib
 from hintrag.training.template import chat_text, training_template
 
 log = logging.getLogger(__name__)
@@ -287,8 +285,3 @@ def train_adapter(cfg: DictConfig, train_file: Path, eval_file: Path | None, run
         "process_peak_rss_gib": peak_rss_gib(),
     }
 
-
-def peak_rss_gib() -> float:
-    """This process's peak resident memory so far, in GiB (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (2**30 if sys.platform == "darwin" else 2**20), 2)
