@@ -17,6 +17,7 @@ from hintrag.episodes import Limits, play, ranked
 from hintrag.errors import ConfigError
 from hintrag.llm import Completion, make_backend
 from hintrag.llm.base import RankRequest, Ranking, answer_ids, chat_prompt_text
+from hintrag.llm.tokentree import TokenTree
 from hintrag.validate import validate_common
 
 CHAT = [{"role": "system", "content": "You are shopping. Answer with one action."},
@@ -84,6 +85,25 @@ def test_a_prompt_that_cannot_hold_the_answers_is_cut_for_context(tiny_model_dir
     ranking, = small.rank([RankRequest(CHAT, CANDIDATES)])
     assert ranking.finish_reason == "context"
     assert ranked(ranking, CANDIDATES).finish_reason == "context"
+
+
+def test_shared_prefixes_are_one_position_and_each_answer_reads_its_own_path() -> None:
+    """`go to` of two commands is computed once; an answer that is another's prefix keeps its own end."""
+    tree = TokenTree.of(9, [[1, 2, 3, 0], [1, 2, 4, 0], [1, 2, 0], [5, 0]])
+    assert tree.tokens == [9, 1, 2, 3, 4, 5]  # inputs: 9 then each answer but its last token
+    assert tree.parents == [-1, 0, 1, 2, 2, 0] and tree.depths == [0, 1, 2, 3, 3, 1]
+    assert tree.paths == [[0, 1, 2, 3], [0, 1, 2, 4], [0, 1, 2], [0, 5]]
+    visible = tree.ancestry()
+    assert [j for j in range(6) if visible[4][j]] == [0, 1, 2, 4]  # not its sibling 3
+    assert [j for j in range(6) if visible[5][j]] == [0, 5]
+
+
+def test_a_token_tree_scores_what_separate_rows_score(backend) -> None:
+    """Commands sharing long prefixes (a game's `go to X n`) score as each alone, duplicates included."""
+    commands = [f"go to {place} {n}" for place in ("cabinet", "countertop") for n in range(1, 8)]
+    commands += ["take apple 1 from countertop 2", "take apple 1 from countertop 2", "look"]
+    ranking, = backend.rank([RankRequest(CHAT, commands)])
+    assert ranking.logprobs == pytest.approx([alone(backend, CHAT, c) for c in commands], abs=1e-4)
 
 
 def test_a_ranking_becomes_the_best_candidate_with_its_answer_tokens() -> None:

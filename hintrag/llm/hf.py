@@ -22,10 +22,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, Gene
 
 from hintrag.llm.base import Completion, LocalTokens, RankRequest, Ranking, Request
 from hintrag.llm.models import local_folder, nf4_config
+from hintrag.llm.tokentree import TokenTree
 
 log = logging.getLogger(__name__)
 
-RANK_CHUNK = 16  # candidates scored in one forward pass on the shared prompt cache
+RANK_CHUNK = 64  # candidates scored in one forward pass (one token tree) on the shared prompt cache
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -108,10 +109,10 @@ class HFBackend(LocalTokens):
         return [self._rank_one(req) for req in requests]
 
     def _rank_one(self, req: RankRequest) -> Ranking:
-        """The prompt is prefilled once (reusing the session's cache), then the candidates run in
-        chunks on copies of its keys/values, each row fed the prompt's last token and its answer
-        but the last. Log-softmax is taken only at the answers' own positions: the whole
-        vocabulary at every prompt position of 40 candidates would be gigabytes."""
+        """The prompt is prefilled once (reusing the session's cache), then the candidates run on
+        its keys/values, up to RANK_CHUNK at a time as one token tree fed the prompt's last token
+        and each answer but its last. Logits come only at the answers' own positions: the whole
+        vocabulary at every prompt position would be gigabytes."""
         prompt, answers, refused = self.rank_inputs(req)
         if refused:
             return refused
@@ -124,19 +125,24 @@ class HFBackend(LocalTokens):
         return Ranking(logprobs, [len(a) for a in answers], len(prompt), len(prompt) - reused)
 
     def _score_chunk(self, last: int, answers: list[list[int]], kv: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
-        """Summed log-probabilities of `answers` after the cached prompt. Rows are right-padded: a
-        causal model never lets a real position see a pad after it, so no mask is needed."""
-        width = max(map(len, answers))
-        rows = torch.tensor([[last] + a[:-1] + [self.pad_id] * (width - len(a)) for a in answers], device=self.device)
+        """Summed log-probabilities of `answers` after the cached prompt, their shared prefixes
+        merged into one token tree (`TokenTree`): one row whose positions see the prompt and their
+        own ancestors, at the position ids their depths give."""
+        tree = TokenTree.of(last, answers)
+        cached = kv[0][0].shape[2] if kv else 0
+        visible = torch.tensor(tree.ancestry(), device=self.device)
+        mask = torch.cat([torch.ones(len(tree.tokens), cached, dtype=torch.bool, device=self.device), visible], dim=1)
+        blocked = torch.finfo(self.model.dtype).min  # additive: eager and sdpa attention both take it
+        mask = torch.zeros(mask.shape, dtype=self.model.dtype, device=self.device).masked_fill(~mask, blocked)
         cache = DynamicCache(config=self.model.config)
         for layer, (k, v) in enumerate(kv):
-            cache.update(k.expand(len(answers), -1, -1, -1), v.expand(len(answers), -1, -1, -1), layer)
-        logits = self.model(input_ids=rows, past_key_values=cache if kv else None, use_cache=bool(kv)).logits
-        scores = []
-        for row, answer in enumerate(answers):
-            logp = torch.log_softmax(logits[row, : len(answer)].float(), dim=-1)
-            scores.append(float(logp.gather(1, torch.tensor(answer, device=self.device)[:, None]).sum()))
-        return scores
+            cache.update(k, v, layer)
+        logits = self.model(input_ids=torch.tensor([tree.tokens], device=self.device),
+                            position_ids=torch.tensor([[cached + d for d in tree.depths]], device=self.device),
+                            attention_mask=mask[None, None], past_key_values=cache if kv else None,
+                            use_cache=bool(kv)).logits[0]
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        return [float(logp[path, answer].sum()) for path, answer in zip(tree.paths, answers)]
 
     def _reuse(self, req: Request | RankRequest, prompt: list[int]) -> tuple[int, _Prefix | None]:
         """How many leading prompt tokens this session already has cached, and that cache."""
