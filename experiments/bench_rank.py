@@ -51,14 +51,14 @@ def rows(backend, last: int, answers: list[list[int]], kv: list, chunk: int = 16
     for start in range(0, len(answers), chunk):
         part = answers[start:start + chunk]
         width = max(map(len, part))
-        ids = torch.tensor([[last] + a[:-1] + [backend.pad_id] * (width - len(a)) for a in part])
+        ids = torch.tensor([[last] + a[:-1] + [backend.pad_id] * (width - len(a)) for a in part], device=backend.device)
         cache = DynamicCache(config=backend.model.config)
         for layer, (k, v) in enumerate(kv):
             cache.update(k.expand(len(part), -1, -1, -1), v.expand(len(part), -1, -1, -1), layer)
         logits = backend.model(input_ids=ids, past_key_values=cache, use_cache=True).logits
         for row, answer in enumerate(part):
             logp = torch.log_softmax(logits[row, :len(answer)].float(), dim=-1)
-            scores.append(float(logp.gather(1, torch.tensor(answer)[:, None]).sum()))
+            scores.append(float(logp.gather(1, torch.tensor(answer, device=backend.device)[:, None]).sum()))
     return scores
 
 

@@ -131,9 +131,9 @@ class HFBackend(LocalTokens):
         tree = TokenTree.of(last, answers)
         cached = kv[0][0].shape[2] if kv else 0
         visible = torch.tensor(tree.ancestry(), device=self.device)
-        mask = torch.cat([torch.ones(len(tree.tokens), cached, dtype=torch.bool, device=self.device), visible], dim=1)
+        allowed = torch.cat([torch.ones(len(tree.tokens), cached, dtype=torch.bool, device=self.device), visible], dim=1)
         blocked = torch.finfo(self.model.dtype).min  # additive: eager and sdpa attention both take it
-        mask = torch.zeros(mask.shape, dtype=self.model.dtype, device=self.device).masked_fill(~mask, blocked)
+        mask = torch.zeros(allowed.shape, dtype=self.model.dtype, device=self.device).masked_fill(~allowed, blocked)
         cache = DynamicCache(config=self.model.config)
         for layer, (k, v) in enumerate(kv):
             cache.update(k, v, layer)
