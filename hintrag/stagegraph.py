@@ -43,7 +43,7 @@ def play_exclude(cfg: DictConfig) -> Exclude:
 
 
 # Agent keys added after runs were stored (stagespec.at_default, as the keys below): the decision state's options.
-AGENT_ADDED = {"agent.recent_turns": None, "agent.memory": False}
+AGENT_ADDED = {"agent.recent_turns": None, "agent.memory": False, "agent.task_last": False}
 
 
 def env_exclude(cfg: DictConfig) -> Exclude:

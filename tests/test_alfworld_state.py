@@ -1,6 +1,6 @@
-"""ALFWorld's compact decision state (agent.prompt=decision, agent.memory, agent.recent_turns): what
-it remembers is read off the agent's own turns; it shows no text the agent was not shown; the
-prompt a turn is played from is the prompt it is trained on, byte for byte."""
+"""ALFWorld's compact decision state (agent.prompt=decision, agent.memory, agent.recent_turns,
+agent.task_last): what it remembers is read off the agent's own turns; it shows no text the agent
+was not shown; the prompt a turn is played from is the prompt it is trained on, byte for byte."""
 
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ def test_the_view_shows_the_task_the_memory_and_the_last_turns_in_full() -> None
     assert VIEW(ROOM, [], 200).splitlines()[-1] == "Last turns: none"
 
 
+def test_task_last_moves_the_task_line_to_the_end_and_changes_nothing_else() -> None:
+    last = decision_view("alfworld", recent_turns=2, memory=True, task_last=True)
+    for turns in (TURNS, TURNS[:3], []):
+        first = VIEW(ROOM, turns, 200).splitlines()
+        assert last(ROOM, turns, 200).splitlines() == first[1:] + first[:1]
+    assert last(ROOM, [], 200).splitlines()[-1] == "Your task is to: put a hot apple in cabinet."
+
+
 def test_without_its_options_the_view_is_the_one_runs_were_stored_with() -> None:
     plain = decision_view("alfworld")
     assert plain(ROOM, TURNS[:2], 5) == (f"{ROOM}\nActions so far: go to fridge 1 | go to countertop 1\n"
@@ -66,6 +74,10 @@ def test_options_an_env_does_not_have_are_refused_by_name() -> None:
         decision_view("webshop", memory=True)
     with pytest.raises(ConfigError, match="recent_turns"):
         decision_view("alfworld", recent_turns=-1)
+    with pytest.raises(ConfigError, match="agent.memory=true"):
+        decision_view("alfworld", recent_turns=2, task_last=True)
+    with pytest.raises(ConfigError, match="agent.task_last"):
+        decision_view("webshop", task_last=True)
 
 
 LABELS = set("Your task is to: You are at: You hold: Seen: Not visited: Last turns: closed, not looked inside "
@@ -76,9 +88,11 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[A-Za-z]+|\d+", text))
 
 
-def test_played_and_trained_prompts_agree_and_show_only_what_was_seen(alfworld_data: Path) -> None:
+@pytest.mark.parametrize("task_last", [False, True])
+def test_played_and_trained_prompts_agree_and_show_only_what_was_seen(alfworld_data: Path, task_last: bool) -> None:
     cfg = make_cfg("env=alfworld", f"env.data_dir={alfworld_data}", "agent=act", "agent.prompt=decision",
-                   "agent.fewshot=0", "agent.act=rank", "agent.memory=true", "agent.recent_turns=2")
+                   "agent.fewshot=0", "agent.act=rank", "agent.memory=true", "agent.recent_turns=2",
+                   f"agent.task_last={str(task_last).lower()}")
     suite, agent, engine, records = make_suite(cfg.env), make_agent(cfg.agent, cfg.env), Recorder(), []
     play(suite.episodes("valid_seen")[:2], suite, agent, engine, Limits(6, 9), 2, on_finish=records.append,
          fewshot=False)

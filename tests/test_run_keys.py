@@ -72,6 +72,7 @@ ADDED = [("webshop", "rollout", "env.results_shown", "3"), ("alfworld", "rollout
          ("alfworld", "teacher", "retrieval.fallback", "first"), ("alfworld", "extract", "hints.cut_chars", "240"),
          ("webshop", "extract", "hints.keep_hints", "4"), ("alfworld", "train", "train.task_only", "true"),
          ("alfworld", "rollout", "agent.recent_turns", "4"), ("alfworld", "demos", "agent.memory", "true"),
+         ("alfworld", "rollout", "agent.task_last", "true"),
          ("alfworld", "train", "train.round", "1"),
          ("alfworld", "teacher", "retrieval.model", "{name:r,path:/r,gguf_file:null,max_context:8}"),
          ("webshop", "rollout", "backend.quantization", "4bit"),

@@ -70,7 +70,7 @@ class Agent:
 
             recent = self.cfg.get("recent_turns")
             self.view = decision_view(str(self.env.name), None if recent is None else int(recent),
-                                      bool(self.cfg.get("memory", False)))
+                                      bool(self.cfg.get("memory", False)), bool(self.cfg.get("task_last", False)))
         if self.page_words < 1:
             raise ConfigError(f"agent.page_words={self.page_words} must be >= 1")
 

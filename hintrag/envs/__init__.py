@@ -98,23 +98,27 @@ def state_reader(name: str) -> StateReader:
 DecisionView = Callable[[str, list[tuple[str, str]], int], str]
 
 
-def decision_view(name: str, recent_turns: int | None = None, memory: bool = False) -> DecisionView:
+def decision_view(name: str, recent_turns: int | None = None, memory: bool = False,
+                  task_last: bool = False) -> DecisionView:
     """The env's compact state for agent.prompt=decision: (first observation, (action,
-    observation) turns so far, page words) -> the text the agent decides from. `recent_turns` and
-    `memory` are options of a view that declares them (`VIEW_OPTIONS` in its module)."""
+    observation) turns so far, page words) -> the text the agent decides from. `recent_turns`,
+    `memory` and `task_last` are options of a view that declares them (`VIEW_OPTIONS` in its module)."""
     if name == "alfworld":
         from hintrag.envs import alfworld_state as reader
     elif name == "webshop":
         from hintrag.envs.webshop import state as reader
     else:
         raise ConfigError(f"agent.prompt=decision has no state view for env {name!r}; known: {', '.join(ENVS)}")
-    chosen = {k: v for k, v in {"recent_turns": recent_turns, "memory": memory}.items() if v not in (None, False)}
+    options = {"recent_turns": recent_turns, "memory": memory, "task_last": task_last}
+    chosen = {k: v for k, v in options.items() if v not in (None, False)}
     unknown = [k for k in chosen if k not in getattr(reader, "VIEW_OPTIONS", ())]
     if unknown:
         raise ConfigError(f"agent.{' and agent.'.join(unknown)}: {name}'s decision state has no such option; "
                           "leave it at its default (null/false)")
     if recent_turns is not None and recent_turns < 0:
         raise ConfigError(f"agent.recent_turns={recent_turns} must be >= 0 (or null)")
+    if task_last and not memory:
+        raise ConfigError("agent.task_last moves the task line of the memory state; set agent.memory=true as well")
     return functools.partial(reader.decision_view, **chosen)
 
 

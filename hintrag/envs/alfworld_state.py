@@ -9,7 +9,7 @@ from typing import Any
 
 from hintrag.envs.base import actions_line, first_words
 
-VIEW_OPTIONS = ("recent_turns", "memory")  # agent.* keys its decision state reads
+VIEW_OPTIONS = ("recent_turns", "memory", "task_last")  # agent.* keys its decision state reads
 NOTHING_HELD = "nothing"
 START = "starting point"
 
@@ -45,22 +45,28 @@ def goal(initial_observation: str) -> str:
 
 
 def decision_view(initial_observation: str, turns: list[tuple[str, str]], page_words: int,
-                  recent_turns: int | None = None, memory: bool = False) -> str:
+                  recent_turns: int | None = None, memory: bool = False, task_last: bool = False) -> str:
     """A compact state for agent.prompt=decision: the room and task, or with `memory` the task and
     what the agent's own turns taught it (where it is, what it holds, what each place it visited
     showed, which of the room's places it has not visited), then its commands so far and the last observation cut to
-    `page_words` words, or with `recent_turns` its last N turns in full. Every fact comes from
-    text the agent was shown; nothing from the game's hidden state."""
+    `page_words` words, or with `recent_turns` its last N turns in full. With `task_last` (memory
+    only) the task line closes the state instead of opening it, next to the command it decides
+    (where it is, what it holds and the task's target then sit a few lines apart). Every fact comes
+    from text the agent was shown; nothing from the game's hidden state."""
     lines = [initial_observation]
     if memory:  # the room's receptacles are all in "Seen" or "Not visited"
-        lines = [f"Your task is to: {goal(initial_observation)}", *Memory.after(initial_observation, turns).lines()]
+        lines = Memory.after(initial_observation, turns).lines()
+    task = [f"Your task is to: {goal(initial_observation)}"] if memory else []
+    if not task_last:
+        lines = task + lines
     if recent_turns is None:
         lines.append(actions_line(turns))
-        return "\n".join(lines + ([f"Last observation: {first_words(turns[-1][1], page_words)}"] if turns else []))
-    recent = turns[len(turns) - recent_turns:] if recent_turns else []
-    lines.append("Last turns:" if recent else "Last turns: none")
-    lines += [f"> {action}\n{first_words(observation, page_words)}" for action, observation in recent]
-    return "\n".join(lines)
+        lines += [f"Last observation: {first_words(turns[-1][1], page_words)}"] if turns else []
+    else:
+        recent = turns[len(turns) - recent_turns:] if recent_turns else []
+        lines.append("Last turns:" if recent else "Last turns: none")
+        lines += [f"> {action}\n{first_words(observation, page_words)}" for action, observation in recent]
+    return "\n".join(lines + (task if task_last else []))
 
 
 # What ALFWorld answers, in the words its observations use (alfworld 0.4.x).
