@@ -1,0 +1,77 @@
+"""How far an ALFWorld episode got toward its task, read off its stored trajectory: whether the
+agent saw the object the task names, took it, and what it did with it. Success alone is 0 or 1 a
+game; on a weak agent these counts say which step of the task fails (the measurements in
+docs/results/small_alfworld.md). Analysis only: the agent never sees any of it."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+# The counts a summary reports, in the task's order.
+STEPS = ("games", "saw", "took_at_first_sight", "took", "then_put_back", "then_went_to_target", "placed", "won")
+
+
+@dataclass(frozen=True)
+class Task:
+    """The game's task as its folder names it (`pick_heat_then_place_in_recep-Apple-None-Fridge-13`)."""
+
+    category: str
+    thing: str   # as observations name it: "apple"
+    target: str  # "fridge"; "desklamp" for look_at_obj_in_light
+
+    @classmethod
+    def of(cls, episode_id: str) -> "Task":
+        game = next((part for part in episode_id.split("/") if part.count("-") >= 4), None)
+        if game is None:
+            raise ValueError(f"{episode_id!r} is not an ALFWorld game path (<split>/<category>-<Object>-...-<Target>-<n>/...)")
+        category, thing, _, target = game.split("-")[:4]
+        return cls(category, thing.lower(), target.lower())
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One episode: the turn (0-based) of each first event, None where it never happened."""
+
+    saw: int | None             # the first observation that lists the object ("apple 1")
+    took_at_first_sight: bool   # the command right after that observation took it
+    took: int | None            # the first `take <object> N from <place>` the game carried out
+    after_taking: str           # the next command: "put back" (to where it was taken), "to target", "other", ""
+    placed: int | None          # the first `move <object> N to <target> N` the game carried out
+    won: bool
+
+
+def progress(record: dict[str, Any]) -> Progress:
+    """Read one stored trajectory (its episode_id, trace of action/observation, success)."""
+    task = Task.of(record["episode_id"])
+    trace = record["trace"]
+    named = re.compile(rf"\b{re.escape(task.thing)} \d+\b")
+    saw = next((t for t, step in enumerate(trace) if named.search(step["observation"])), None)
+    took_first = saw is not None and saw + 1 < len(trace) and _takes(trace[saw + 1], task.thing)
+    took = next((t for t, step in enumerate(trace) if _takes(step, task.thing)), None)
+    after = ""
+    if took is not None and took + 1 < len(trace):
+        place, command = trace[took]["action"].split(" from ", 1)[1], trace[took + 1]["action"]
+        after = ("put back" if command.startswith("move ") and command.endswith(f" to {place}")
+                 else "to target" if command.startswith(f"go to {task.target} ") else "other")
+    placed = next((t for t, step in enumerate(trace)
+                   if re.match(rf"move {re.escape(task.thing)} \d+ to {re.escape(task.target)} \d+$", step["action"])
+                   and step["observation"].startswith("You move")), None)
+    return Progress(saw, took_first, took, after, placed, bool(record["success"]))
+
+
+def _takes(step: dict[str, Any], thing: str) -> bool:
+    return step["action"].startswith(f"take {thing} ") and step["observation"].startswith("You pick up")
+
+
+def summary(records: list[dict[str, Any]]) -> dict[str, int]:
+    """The counts of STEPS over episodes: how many saw the object, took it at first sight, took it
+    at all, then put it back where it was or went to the target, placed it there, won."""
+    counts: Counter[str] = Counter(games=len(records))
+    for p in map(progress, records):
+        counts.update(saw=p.saw is not None, took_at_first_sight=p.took_at_first_sight, took=p.took is not None,
+                      then_put_back=p.after_taking == "put back", then_went_to_target=p.after_taking == "to target",
+                      placed=p.placed is not None, won=p.won)
+    return {step: counts[step] for step in STEPS}
