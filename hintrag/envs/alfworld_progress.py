@@ -10,15 +10,17 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from hintrag.envs.alfworld_state import MOVE, PICK
+
 # The counts a summary reports, in the task's order.
 STEPS = ("games", "saw", "took_at_first_sight", "took", "then_put_back", "then_went_to_target", "placed", "won")
 
 
 @dataclass(frozen=True)
 class Task:
-    """The game's task as its folder names it (`pick_heat_then_place_in_recep-Apple-None-Fridge-13`)."""
+    """The game's task as its folder names it (`pick_heat_then_place_in_recep-Apple-None-Fridge-13`);
+    the record's `category` is the part before the object."""
 
-    category: str
     thing: str   # as observations name it: "apple"
     target: str  # "fridge"; "desklamp" for look_at_obj_in_light
 
@@ -27,8 +29,8 @@ class Task:
         game = next((part for part in episode_id.split("/") if part.count("-") >= 4), None)
         if game is None:
             raise ValueError(f"{episode_id!r} is not an ALFWorld game path (<split>/<category>-<Object>-...-<Target>-<n>/...)")
-        category, thing, _, target = game.split("-")[:4]
-        return cls(category, thing.lower(), target.lower())
+        thing, _, target = game.split("-")[1:4]
+        return cls(thing.lower(), target.lower())
 
 
 @dataclass(frozen=True)
@@ -49,21 +51,22 @@ def progress(record: dict[str, Any]) -> Progress:
     trace = record["trace"]
     named = re.compile(rf"\b{re.escape(task.thing)} \d+\b")
     saw = next((t for t, step in enumerate(trace) if named.search(step["observation"])), None)
-    took_first = saw is not None and saw + 1 < len(trace) and _takes(trace[saw + 1], task.thing)
-    took = next((t for t, step in enumerate(trace) if _takes(step, task.thing)), None)
+    took_first = saw is not None and saw + 1 < len(trace) and _picked(trace[saw + 1], task.thing) is not None
+    took = next((t for t, step in enumerate(trace) if _picked(step, task.thing)), None)
     after = ""
     if took is not None and took + 1 < len(trace):
-        place, command = trace[took]["action"].split(" from ", 1)[1], trace[took + 1]["action"]
+        place, command = _picked(trace[took], task.thing)["place"], trace[took + 1]["action"]
         after = ("put back" if command.startswith("move ") and command.endswith(f" to {place}")
                  else "to target" if command.startswith(f"go to {task.target} ") else "other")
-    placed = next((t for t, step in enumerate(trace)
-                   if re.match(rf"move {re.escape(task.thing)} \d+ to {re.escape(task.target)} \d+$", step["action"])
-                   and step["observation"].startswith("You move")), None)
+    placed = next((t for t, step in enumerate(trace) if (move := MOVE.match(step["observation"]))
+                   and move["thing"].startswith(f"{task.thing} ") and move["place"].startswith(f"{task.target} ")), None)
     return Progress(saw, took_first, took, after, placed, bool(record["success"]))
 
 
-def _takes(step: dict[str, Any], thing: str) -> bool:
-    return step["action"].startswith(f"take {thing} ") and step["observation"].startswith("You pick up")
+def _picked(step: dict[str, Any], thing: str) -> re.Match[str] | None:
+    """The game's answer to a take of the task's object (PICK, as the memory state reads it), if it was one."""
+    pick = PICK.match(step["observation"])
+    return pick if pick and pick["thing"].startswith(f"{thing} ") else None
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, int]:

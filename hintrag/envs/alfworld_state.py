@@ -74,8 +74,8 @@ _ARRIVE = re.compile(r"^You arrive at (?P<place>[^.]+)\.")
 _ON = re.compile(r"On the (?P<place>[^,]+), you see (?P<things>.+?)\.?$")
 _INSIDE = re.compile(r"The (?P<place>[^.]+?) is open\. In it, you see (?P<things>.+?)\.?$")
 _CLOSED = re.compile(r"The (?P<place>[^.]+?) is closed\.")
-_PICK = re.compile(r"^You pick up the (?P<thing>.+?) from the (?P<place>.+?)\.$")
-_MOVE = re.compile(r"^You move the (?P<thing>.+?) to the (?P<place>.+?)\.$")
+PICK = re.compile(r"^You pick up the (?P<thing>.+?) from the (?P<place>.+?)\.$")
+MOVE = re.compile(r"^You move the (?P<thing>.+?) to the (?P<place>.+?)\.$")
 _CHANGE = re.compile(r"^You (?P<verb>heat|cool|clean) the (?P<thing>.+?) using the .+\.$")
 _DONE = {"heat": "heated", "cool": "cooled", "clean": "cleaned"}
 CLOSED = "closed, not looked inside"
@@ -114,11 +114,11 @@ class Memory:
             self.seen[listing["place"]] = things(listing["things"])
         elif (closed := _CLOSED.search(observation)) and closed["place"] not in self.seen:
             self.seen[closed["place"]] = None
-        if pick := _PICK.match(observation):
+        if pick := PICK.match(observation):
             self.held, self.treated = pick["thing"], []
             if pick["thing"] in (self.seen.get(pick["place"]) or []):
                 self.seen[pick["place"]].remove(pick["thing"])
-        elif move := _MOVE.match(observation):
+        elif move := MOVE.match(observation):
             self.held, self.treated = NOTHING_HELD, []
             self.seen[move["place"]] = (self.seen.get(move["place"]) or []) + [move["thing"]]
         elif change := _CHANGE.match(observation):
