@@ -54,6 +54,16 @@ def test_copies_of_the_prompts_format_example_are_rejected() -> None:
     assert parsed.hints == [("Open {receptacle} first.", "precondition")] and parsed.rejected == {"copied_example": 1}
 
 
+def test_a_cut_off_copy_of_the_format_example_is_rejected_too() -> None:
+    """The 135M writer's kept hints on ALFWorld were the example cut by its token budget."""
+    example = ["Taste {dish} again after adding {ingredient}."]
+    texts = ["Taste {dish} again after adding {", "Taste", "Taste {dish} again after adding",
+             "Take {object} when you see it.", "Taste the soup before serving it."]
+    raw = json.dumps({"hints": [{"text": t, "type": "best-practice"} for t in texts]})
+    parsed = parse_hints(raw, 4, 120, example)
+    assert [h for h, _ in parsed.hints] == texts[3:] and parsed.rejected == {"copied_example": 3}
+
+
 def test_rejections_are_counted_with_reasons() -> None:
     items = [{"text": "", "type": "ordering"}, {"text": "x" * 121, "type": "ordering"},
              {"text": "The agent went to the wrong shelf.", "type": "ordering"},

@@ -128,7 +128,10 @@ def _clean_text(value: Any, repaired: Counter) -> str:
 
 
 def _copied(text: str, example: Sequence[str]) -> bool:
-    return any(fuzz.ratio(text.lower(), e.lower()) >= 85 for e in example)
+    """A near-copy of an example text, or of its beginning: a small writer's answer cut off by its
+    token budget ("Taste {dish} again after adding {") is a copy too."""
+    text = text.lower()
+    return any(fuzz.ratio(text, e) >= 85 or fuzz.ratio(text, e[:len(text)]) >= 85 for e in map(str.lower, example))
 
 
 def parse_hints(raw: str, max_hints: int, max_chars: int, example: Sequence[str] = (),
