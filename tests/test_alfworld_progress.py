@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hintrag.envs.alfworld_progress import Task, progress, summary
+from hintrag.envs.alfworld_progress import Sight, Task, missed_sight, progress, summary
 
 GAME = "valid_seen/pick_heat_then_place_in_recep-Apple-None-CounterTop-13/trial_T2019"
 
@@ -60,3 +60,16 @@ def test_the_script_prints_a_row_per_run_folder(tmp_path: Path) -> None:
     assert out.splitlines()[-1] == "| alfworld-run | 2 | 2 | 1 | 1 | 1 | 0 | 0 | 1 |"
     empty = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
     assert empty.returncode != 0 and "holds no trajectories" in empty.stderr
+
+
+def test_a_missed_sight_names_the_take_the_game_offered_there() -> None:
+    opened = ("open fridge 1", "You open the fridge 1. The fridge 1 is open. In it, you see a apple 3, and a egg 1.")
+    walked_on = record([("go to fridge 1", "You arrive at fridge 1. The fridge 1 is closed."), opened,
+                        ("close fridge 1", "You close the fridge 1.")])
+    assert missed_sight(walked_on) == Sight(GAME, 1, "close fridge 1", "take apple 3 from fridge 1")
+    assert missed_sight(record([SEE, ("go to fridge 1", "You arrive at fridge 1.")])).take == \
+        "take apple 2 from diningtable 1"
+    assert missed_sight(record([SEE, TAKE])) is None                       # taken at first sight
+    assert missed_sight(record([SEE, ("go to fridge 1", "...")], True)) is None  # won
+    assert missed_sight(record([SEE])) is None                             # the game ended there
+    assert missed_sight(record([("look", "On the table 1, you see a apple 1."), ("go to fridge 1", "...")])) is None

@@ -63,6 +63,33 @@ def progress(record: dict[str, Any]) -> Progress:
     return Progress(saw, took_first, took, after, placed, bool(record["success"]))
 
 
+@dataclass(frozen=True)
+class Sight:
+    """A lost game's first sight of the task's object, after which the agent did not take it."""
+
+    episode_id: str
+    turn: int    # the observation's turn; the decision it missed is the next one
+    chosen: str  # the command the agent sent instead
+    take: str    # the take the game offered there
+
+
+_AT = re.compile(r"^You (?:arrive at|open the) (?P<place>[^.]+)\.")
+
+
+def missed_sight(record: dict[str, Any]) -> Sight | None:
+    """The lost game's first sight of the object if the next command was not its take (None otherwise,
+    or where the object was listed by an answer that is not arriving at or opening its place)."""
+    seen, trace = progress(record), record["trace"]
+    if record["success"] or seen.saw is None or seen.took_at_first_sight or seen.saw + 1 >= len(trace):
+        return None
+    observation = trace[seen.saw]["observation"]
+    place = _AT.match(observation)
+    if place is None:
+        return None
+    thing = re.search(rf"\b{re.escape(Task.of(record['episode_id']).thing)} \d+\b", observation)
+    return Sight(record["episode_id"], seen.saw, trace[seen.saw + 1]["action"], f"take {thing[0]} from {place['place']}")
+
+
 def _picked(step: dict[str, Any], thing: str) -> re.Match[str] | None:
     """The game's answer to a take of the task's object (PICK, as the memory state reads it), if it was one."""
     pick = PICK.match(step["observation"])
