@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from alfworld_progress import run_records  # noqa: E402
 from hintrag.envs.alfworld_progress import Sight, missed_sight  # noqa: E402
-from hintrag.files import read_jsonl  # noqa: E402
 from hintrag.records import StepRecord  # noqa: E402
-from hintrag.stagegraph import TRAJECTORY_FILES  # noqa: E402
 
 
 def score(run: Path, games: int) -> list[tuple[Sight, list[float], list[int]]]:
@@ -29,10 +28,7 @@ def score(run: Path, games: int) -> list[tuple[Sight, list[float], list[int]]]:
     from hintrag.llm.base import RankRequest
 
     cfg = OmegaConf.load(run / "config.yaml")
-    records = [rec for f in sorted(run.glob(TRAJECTORY_FILES)) for rec in read_jsonl(f)]
-    if not records:
-        raise SystemExit(f"{run} holds no {TRAJECTORY_FILES}; name a rollout run folder of the store")
-    sights = [(s, rec) for rec in records if (s := missed_sight(rec))][:games]
+    sights = [(s, rec) for rec in run_records(run) if (s := missed_sight(rec))][:games]
     agent, backend = make_agent(cfg.agent, cfg.env), make_backend(cfg.backend, cfg.model, cfg.generation)
     requests = [RankRequest(agent.messages(rec["prompt"], [StepRecord(**t) for t in rec["trace"][: s.turn + 1]]),
                             [s.chosen, s.take]) for s, rec in sights]

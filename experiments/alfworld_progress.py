@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hintrag.envs.alfworld_progress import STEPS, summary  # noqa: E402
-from hintrag.files import read_jsonl  # noqa: E402
-from hintrag.stagegraph import TRAJECTORY_FILES  # noqa: E402
+from hintrag.stagegraph import TRAJECTORIES, TRAJECTORY_FILES  # noqa: E402
+from hintrag.store import Run  # noqa: E402
+
+
+def run_records(folder: Path) -> list[dict[str, Any]]:
+    """A run folder's trajectories, shard files included, read as the store reads them (<root>/<stage>/<key>)."""
+    records = Run(folder.parent.name, folder.name, folder).records(TRAJECTORIES)
+    if not records:
+        raise SystemExit(f"{folder} holds no {TRAJECTORY_FILES}; name a run folder of the store")
+    return records
 
 
 def table(folders: list[Path]) -> str:
     """A markdown table, one row of STEPS counts per run folder."""
     rows = ["| run | " + " | ".join(STEPS) + " |", "|---" * (len(STEPS) + 1) + "|"]
     for folder in folders:
-        files = sorted(folder.glob(TRAJECTORY_FILES))
-        if not files:
-            raise SystemExit(f"{folder} holds no {TRAJECTORY_FILES}; name a run folder of the store")
-        counts = summary([rec for f in files for rec in read_jsonl(f)])
+        counts = summary(run_records(folder))
         rows.append(f"| {folder.name} | " + " | ".join(str(counts[s]) for s in STEPS) + " |")
     return "\n".join(rows)
 

@@ -49,7 +49,7 @@ def progress(record: dict[str, Any]) -> Progress:
     """Read one stored trajectory (its episode_id, trace of action/observation, success)."""
     task = Task.of(record["episode_id"])
     trace = record["trace"]
-    named = re.compile(rf"\b{re.escape(task.thing)} \d+\b")
+    named = _named(task.thing)
     saw = next((t for t, step in enumerate(trace) if named.search(step["observation"])), None)
     took_first = saw is not None and saw + 1 < len(trace) and _picked(trace[saw + 1], task.thing) is not None
     took = next((t for t, step in enumerate(trace) if _picked(step, task.thing)), None)
@@ -86,8 +86,13 @@ def missed_sight(record: dict[str, Any]) -> Sight | None:
     place = _AT.match(observation)
     if place is None:
         return None
-    thing = re.search(rf"\b{re.escape(Task.of(record['episode_id']).thing)} \d+\b", observation)
+    thing = _named(Task.of(record["episode_id"]).thing).search(observation)
     return Sight(record["episode_id"], seen.saw, trace[seen.saw + 1]["action"], f"take {thing[0]} from {place['place']}")
+
+
+def _named(thing: str) -> re.Pattern[str]:
+    """The object as observations list it, whole words only ("apple 2", not "pineapple 2")."""
+    return re.compile(rf"\b{re.escape(thing)} \d+\b")
 
 
 def _picked(step: dict[str, Any], thing: str) -> re.Match[str] | None:
